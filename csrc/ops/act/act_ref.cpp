@@ -1,0 +1,16 @@
+// Generic (baseline x86-64 / any CPU) activation kernels: one-lane Vec, float32 and float64.
+#include <cmath>
+#include <cstdint>
+#define NERVO_ISA_NS ref
+#include "core/vec_ref.h"
+#include "core/vmath.h"
+#include "ops/act/act_impl.h"
+
+namespace nervo {
+namespace act {
+const Kernels kernels_ref = {
+    &ref::act_impl::forward<ref::VecS<float>>, &ref::act_impl::backward<ref::VecS<float>>,
+    &ref::act_impl::forward<ref::VecS<double>>, &ref::act_impl::backward<ref::VecS<double>>,
+};
+}  // namespace act
+}  // namespace nervo

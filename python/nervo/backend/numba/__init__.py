@@ -1,0 +1,12 @@
+"""The Numba backend: every kernel of the native backend, same names and signatures.
+
+Importing this package imports numba; it raises ImportError when numba is missing (the caller
+turns that into a message naming the ``nervo[numba]`` extra).
+"""
+import numba  # noqa: F401  (ImportError here means the extra is missing)
+
+from nervo.backend.numba import act
+
+KERNELS = {}
+for _family in (act,):
+    KERNELS.update(_family.KERNELS)
