@@ -22,7 +22,9 @@ namespace vm {
 template <class V>
 inline V exp(V x) {
   using T = typename V::value_type;
-  const V hi = V::set1(T(89.0)), lo = V::set1(T(-104.0));
+  // Beyond these, float (double) results are inf or 0 after rounding.
+  const bool f32 = sizeof(T) == 4;
+  const V hi = V::set1(T(f32 ? 89.0 : 710.0)), lo = V::set1(T(f32 ? -104.0 : -746.0));
   V xc = min(max(x, lo), hi);   // keeps n in range; NaN handled below
   V n = round_even(xc * V::set1(T(1.44269504088896341)));
   V r = fma(n, V::set1(T(-0.693359375)), xc);            // ln2 split in two (Cody-Waite)
@@ -35,7 +37,7 @@ inline V exp(V x) {
   p = fma(p, r, V::set1(T(0.5)));
   p = fma(p, r, V::set1(T(1.0)));
   p = fma(p, r, V::set1(T(1.0)));
-  // 2^n in two factors, each a normal number, so n in [-150, 128] scales correctly.
+  // 2^n in two factors, each a normal number, so n in [-150, 128] ([-1076, 1024]) scales correctly.
   V n1 = round_even(n * V::set1(T(0.5)));
   V n2 = n - n1;
   V res = p * pow2n(n1) * pow2n(n2);

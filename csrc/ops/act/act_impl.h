@@ -188,7 +188,7 @@ struct Hardtanh {  // gradient 0 at and beyond the clamp limits, like torch
 };
 
 template <class V>
-struct Hardswish {  // x * relu6(x + 3) / 6
+struct Hardswish {  // x * relu6(x + 3) / 6; gradient 0 at x <= -3, 1 at x >= 3 (torch 2.13)
   using T = typename V::value_type;
   explicit Hardswish(Params) {}
   V fwd(V x) const {
@@ -197,7 +197,7 @@ struct Hardswish {  // x * relu6(x + 3) / 6
   }
   V bwd(V x, V dy) const {
     V mid = dy * fma(x, V::set1(T(1.0 / 3.0)), V::set1(T(0.5)));
-    return select(x < V::set1(T(-3.0)), V::zero(), select(x <= V::set1(T(3.0)), mid, dy));
+    return select(x <= V::set1(T(-3.0)), V::zero(), select(x < V::set1(T(3.0)), mid, dy));
   }
 };
 

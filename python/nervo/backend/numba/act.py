@@ -164,9 +164,9 @@ def _hardswish_f(x, a, b):
 
 @njit(inline="always")
 def _hardswish_b(x, g, a, b):
-    if x < -3.0:
+    if x <= -3.0:
         return 0.0
-    if x <= 3.0:
+    if x < 3.0:
         return g * (x / 3.0 + 0.5)
     return g
 

@@ -89,7 +89,7 @@ def backward(name, dy, saved, **kw):
         elif name == "hardtanh":
             d = np.where((s <= kw.get("min_val", -1.0)) | (s >= kw.get("max_val", 1.0)), 0.0, 1.0)
         elif name == "hardswish":
-            d = np.where(s < -3, 0.0, np.where(s <= 3, s / 3 + 0.5, 1.0))
+            d = np.where(s <= -3, 0.0, np.where(s < 3, s / 3 + 0.5, 1.0))
         else:
             raise KeyError(name)
         r = g * d

@@ -1,0 +1,131 @@
+"""Backend selection, the kernel registry, threads, ISA forcing and nervo.info()."""
+import os
+import subprocess
+import sys
+
+import pytest
+
+import nervo
+from nervo import backend as B
+
+
+def _run(code, **env):
+    full = dict(os.environ, **env)
+    return subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=full)
+
+
+def test_info_fields():
+    info = nervo.info()
+    for key in ("version", "backend", "isa", "isa_available", "threads", "openmp", "cuda", "compiler"):
+        assert key in info
+    assert info["version"] == nervo.__version__
+    assert info["backend"] in ("native", "numba")
+    assert info["cuda"] is False
+    if info["backend"] == "native":
+        assert info["isa"] == info["isa_available"][-1] or os.environ.get("NERVO_ISA")
+        assert "generic" in info["isa_available"]
+        assert info["openmp"] and info["compiler"]
+
+
+@pytest.mark.skipif("native" not in B.available_backends(), reason="native backend not built")
+def test_native_is_default_and_picks_best_isa():
+    r = _run("import nervo, json; print(json.dumps(nervo.info()))", NERVO_BACKEND="", NERVO_ISA="")
+    assert r.returncode == 0, r.stderr
+    import json
+    info = json.loads(r.stdout)
+    assert info["backend"] == "native"
+    assert info["isa"] == info["isa_available"][-1]
+
+
+def test_both_backends_register_the_same_kernels():
+    if set(B.available_backends()) != {"native", "numba"}:
+        pytest.skip("needs both backends")
+    assert sorted(B.native_kernels()) == sorted(B.numba_kernels())
+
+
+@pytest.mark.skipif("native" not in B.available_backends(), reason="native backend not built")
+def test_isa_forcing():
+    for isa in B.native_module().isa_available():
+        r = _run("import nervo; print(nervo.info()['isa'])", NERVO_ISA=isa)
+        assert r.returncode == 0 and r.stdout.strip() == isa, r.stderr
+    missing = [i for i in ("avx2", "avx512") if i not in B.native_module().isa_available()]
+    for isa in missing:
+        r = _run("import nervo", NERVO_ISA=isa)
+        assert r.returncode != 0 and "not supported on this machine" in r.stderr
+    r = _run("import nervo", NERVO_ISA="sse9")
+    assert r.returncode != 0 and "unknown ISA level" in r.stderr
+
+
+def test_forced_backend_env():
+    r = _run("import nervo; print(nervo.info()['backend'])", NERVO_BACKEND="numba")
+    assert r.returncode == 0 and r.stdout.strip() == "numba", r.stderr
+    r = _run("import nervo", NERVO_BACKEND="cuda")
+    assert r.returncode != 0 and "NERVO_BACKEND" in r.stderr
+
+
+def test_set_backend_errors():
+    with pytest.raises(ValueError, match="unknown backend"):
+        nervo.set_backend("tpu")
+
+
+def test_threads_roundtrip():
+    prev = nervo.get_num_threads()
+    try:
+        nervo.set_num_threads(1)
+        assert nervo.get_num_threads() == 1
+        if "native" in B.available_backends():
+            assert B.native_module().get_num_threads() == 1
+    finally:
+        nervo.set_num_threads(prev)
+    for bad in (0, -1, 1.5, True, "2"):
+        with pytest.raises(ValueError):
+            nervo.set_num_threads(bad)
+
+
+def test_omp_num_threads_respected():
+    r = _run("import nervo; print(nervo.get_num_threads())", OMP_NUM_THREADS="1")
+    assert r.returncode == 0 and r.stdout.strip() == "1", r.stderr
+
+
+def test_no_backend_errors_name_the_extra():
+    # Hide both the extension and numba: import works, the first kernel call says what to install.
+    code = (
+        "import sys, builtins\n"
+        "real = builtins.__import__\n"
+        "def fake(name, *a, **k):\n"
+        "    if name == 'numba' or name.startswith('numba.') or name == 'nervo._C':\n"
+        "        raise ImportError('hidden for the test: ' + name)\n"
+        "    return real(name, *a, **k)\n"
+        "builtins.__import__ = fake\n"
+        "import importlib\n"
+        "orig = importlib.import_module\n"
+        "importlib.import_module = lambda n, *a: fake(n) if n == 'nervo._C' else orig(n, *a)\n"
+        "import numpy as np, nervo\n"
+        "print('backend', nervo.info()['backend'])\n"
+        "try:\n"
+        "    nervo.ops.relu(np.zeros(3, np.float32))\n"
+        "except ImportError as e:\n"
+        "    print('ERR', e)\n")
+    r = _run(code, NERVO_BACKEND="")
+    assert r.returncode == 0, r.stderr
+    assert "backend None" in r.stdout
+    assert 'pip install "nervo[numba]"' in r.stdout
+
+
+def test_forcing_missing_native_says_why():
+    code = ("import importlib\n"
+            "orig = importlib.import_module\n"
+            "def fake(n, *a):\n"
+            "    if n == 'nervo._C': raise ImportError('hidden for the test')\n"
+            "    return orig(n, *a)\n"
+            "importlib.import_module = fake\n"
+            "import nervo\n")
+    r = _run(code, NERVO_BACKEND="native")
+    assert r.returncode != 0
+    assert "native backend is not available" in r.stderr and "hidden for the test" in r.stderr
+
+
+def test_cli_info():
+    r = subprocess.run([sys.executable, "-m", "nervo.cli", "info"], capture_output=True, text=True)
+    assert r.returncode == 0, r.stderr
+    assert "backend" in r.stdout and "isa" in r.stdout
