@@ -70,41 +70,6 @@ class Scratch {
 // and a bias tile. Allocated before the parallel region, so no exception can start inside it.
 thread_local Scratch tl_workspace;
 
-// Packs rows [0, m) x columns [0, kc) of A (element (i, k) at A[i * rs + k * cs]) into slivers of
-// MR rows: sliver s holds element (s * MR + i, k) at dst[s * MR * kc + k * MR + i]; rows past m
-// are zero.
-template <class T>
-void pack_a(T* dst, const T* A, int64_t rs, int64_t cs, int64_t m, int64_t kc, int mr) {
-  for (int64_t i0 = 0; i0 < m; i0 += mr, dst += mr * kc) {
-    const int rows = static_cast<int>(std::min<int64_t>(mr, m - i0));
-    const T* a = A + i0 * rs;
-    if (rows < mr) std::fill(dst, dst + mr * kc, T(0));
-    if (cs == 1) {  // row-major: read along rows, write with stride MR
-      for (int i = 0; i < rows; ++i)
-        for (int64_t k = 0; k < kc; ++k) dst[k * mr + i] = a[i * rs + k];
-    } else {
-      for (int64_t k = 0; k < kc; ++k)
-        for (int i = 0; i < rows; ++i) dst[k * mr + i] = a[i * rs + k * cs];
-    }
-  }
-}
-
-// Packs rows [0, kc) x columns [0, n) of B (element (k, j) at B[k * rs + j * cs]), n <= NR, into
-// one sliver: element (k, j) at dst[k * NR + j]; columns past n are zero.
-template <class T>
-void pack_b(T* dst, const T* B, int64_t rs, int64_t cs, int64_t kc, int n, int nr) {
-  if (cs == 1) {
-    for (int64_t k = 0; k < kc; ++k) {
-      std::memcpy(dst + k * nr, B + k * rs, sizeof(T) * n);
-      std::fill(dst + k * nr + n, dst + (k + 1) * nr, T(0));
-    }
-  } else {
-    if (n < nr) std::fill(dst, dst + kc * nr, T(0));
-    for (int j = 0; j < n; ++j)
-      for (int64_t k = 0; k < kc; ++k) dst[k * nr + j] = B[k * rs + j * cs];
-  }
-}
-
 // Splits `threads` into a tm x tn grid over mt row tiles and nt column tiles: the grid with the
 // fewest tiles on the busiest thread, rows first on ties (no A block is then packed twice).
 void thread_grid(int threads, int64_t mt, int64_t ntiles, int& tm, int& tn) {
@@ -129,7 +94,13 @@ void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha
                   int64_t ldc, const Epilogue<T>& ep) {
   if (M <= 0 || N <= 0) return;
   const int MR = cfg.mr, NR = cfg.nr;
-  const int64_t MC = cfg.mc, KC = cfg.kc, NC = cfg.nc;
+  // Blocks evened out: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a short last block would cost
+  // a full pass over C for little work). Same for the rows each thread owns (below) and NC.
+  auto even = [](int64_t n, int64_t blk, int64_t unit) {
+    const int64_t nb = std::max<int64_t>(1, (n + blk - 1) / blk);
+    return std::max<int64_t>(unit, ((n + nb - 1) / nb + unit - 1) / unit * unit);
+  };
+  const int64_t KC = even(K, cfg.kc, 1), NC = even(N, cfg.nc, NR);
   const int64_t mt = (M + MR - 1) / MR;
   const int64_t ntiles_panel = (std::min(N, NC) + NR - 1) / NR;
 
@@ -145,6 +116,7 @@ void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha
   const int64_t rows_max = (mt + tm - 1) / tm * MR;
   // Per thread: A block, C tile, bias tile; each rounded up to 64 bytes.
   auto round64 = [](int64_t elems) { return (elems * int64_t(sizeof(T)) + 63) / 64 * 64 / int64_t(sizeof(T)); };
+  const int64_t MC = even(rows_max, cfg.mc, MR);
   const int64_t a_elems = round64(std::min(MC, rows_max) * kc_max);
   const int64_t per_thread = a_elems + round64(MR * NR) + round64(NR);
   T* const Bp = static_cast<T*>(
@@ -163,20 +135,22 @@ void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha
       const int64_t nc = std::min(NC, N - jc);
       const int64_t nsl = (nc + NR - 1) / NR;
       const int64_t s0 = nsl * tj / tn, s1 = nsl * (tj + 1) / tn;
+      const int64_t ngroups = std::min<int64_t>(nsl, threads);
       for (int64_t pc = 0; pc < std::max<int64_t>(K, 1); pc += KC) {
         const int64_t kc = std::min(KC, K - pc);  // 0 when K == 0: C = beta C + epilogue
         const bool first = pc == 0, last = pc + KC >= K;
-        // All threads pack the shared B panel, then wait for it (the implicit barrier).
+        // All threads pack the shared B panel (each a run of whole slivers), then wait for it.
 #pragma omp for schedule(static)
-        for (int64_t s = 0; s < nsl; ++s) {
-          const int64_t j = jc + s * NR;
-          pack_b(Bp + s * kc * NR, B + pc * rs_b + j * cs_b, rs_b, cs_b, kc,
-                 static_cast<int>(std::min<int64_t>(NR, N - j)), NR);
+        for (int64_t g = 0; g < ngroups; ++g) {
+          const int64_t sa = nsl * g / ngroups, sb = nsl * (g + 1) / ngroups;
+          if (sa < sb)
+            cfg.pack(Bp + sa * kc * NR, NR, B + pc * rs_b + (jc + sa * NR) * cs_b, cs_b, rs_b,
+                     std::min(nc, sb * NR) - sa * NR, kc);
         }
         TileStore<T> st{alpha, first ? beta : T(1), nullptr, Act::none};
         for (int64_t ic = r0; ic < r1; ic += MC) {
           const int64_t mc = std::min(MC, r1 - ic);
-          pack_a(Ap, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc, MR);
+          cfg.pack(Ap, MR, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc);
           for (int64_t s = s0; s < s1; ++s) {
             const int64_t j = jc + s * NR;
             const int n = static_cast<int>(std::min<int64_t>(NR, N - j));

@@ -31,7 +31,7 @@ using V = avx2::Vec8f;
 
 const Kernels kernels_avx2 = {
     {6, 16, 144, 256, 4080, avx2::gemm_impl::ukernel_packed<V, 6, 2>(),
-     avx2::gemm_impl::ukernel_strided<V, 6, 2>()},
+     avx2::gemm_impl::ukernel_strided<V, 6, 2>(), &avx2::gemm_impl::pack<float>},
     kernels_ref.f64,
     &avx2::gemm_impl::fma_loop<V>,
 };

@@ -29,7 +29,7 @@ using V = avx512::Vec16f;
 
 const Kernels kernels_avx512 = {
     {14, 32, 168, 192, 4096, avx512::gemm_impl::ukernel_packed<V, 14, 2>(),
-     avx512::gemm_impl::ukernel_strided<V, 14, 2>()},
+     avx512::gemm_impl::ukernel_strided<V, 14, 2>(), &avx512::gemm_impl::pack<float>},
     kernels_ref.f64,
     &avx512::gemm_impl::fma_loop<V>,
 };

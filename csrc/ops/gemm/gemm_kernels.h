@@ -33,12 +33,21 @@ template <class T>
 using UkernelFn = void (*)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, const T* b,
                            int64_t rs_b, T* c, int64_t ldc, const TileStore<T>& st);
 
+// Packs R rows of a panel for the microkernel into ceil(R / P) slivers: row r = q * P + p, p < P,
+// goes to sliver q, dst[q * P * kc + k * P + p] = src[r * rs + k * cs] for k < kc; the last
+// sliver's missing rows are zeros. The same operation packs an A block (rows of A, P = MR) and a
+// B panel (columns of B, P = NR); it is vectorized when cs == 1 (8 x 8 transposes) or rs == 1
+// (row copies along the whole panel).
+template <class T>
+using PackFn = void (*)(T* dst, int P, const T* src, int64_t rs, int64_t cs, int64_t R, int64_t kc);
+
 template <class T>
 struct Config {
   int mr, nr;            // microkernel tile
   int64_t mc, kc, nc;    // cache blocks (mc a multiple of mr, nc of nr)
   UkernelFn<T> packed;   // a packed
   UkernelFn<T> strided;  // a read in place with strides
+  PackFn<T> pack;
 };
 
 struct Kernels {
