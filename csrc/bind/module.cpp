@@ -15,6 +15,7 @@ namespace py = pybind11;
 namespace nervo {
 namespace bind {
 void bind_act(py::module_& m, py::list& kernels);
+void bind_gemm(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -56,5 +57,6 @@ PYBIND11_MODULE(_C, m) {
 
   py::list kernels;
   nervo::bind::bind_act(m, kernels);
+  nervo::bind::bind_gemm(m, kernels);
   m.attr("KERNELS") = kernels;
 }
