@@ -307,3 +307,31 @@ def test_every_registered_case_is_well_formed():
         if case.quick is not None:
             small = case.quick()
             assert isinstance(small, Case) and small.op == case.op, case.group
+
+
+def test_single_thread_cases_use_the_one_thread_peak():
+    case = Case(op="g", shape="1", setup=None, flops=2e9, tags=("threads:1",))
+    assert runner.case_threads(case) == 1 and runner.case_threads(_case()) is None
+    machine = {"threads": 2, "peak": {"gflops": 100.0}, "peak_1thread": {"gflops": 50.0},
+               "bandwidth": {"gbs": 10.0}}
+    r = runner.Result(family="f", suite="kernels", op="g", shape="1", impl="nervo-native", status="ok",
+                      median_s=0.1)
+    runner._rates(case, [r], machine)
+    assert r.gflops == pytest.approx(20.0) and r.fraction == pytest.approx(0.4)
+
+
+def test_blas_limits_sets_and_restores_numpy_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]:
+        pytest.skip("numpy has no BLAS pool threadpoolctl can see")
+
+    def counts():
+        return {p["num_threads"] for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"}
+    before = counts()
+    outer = bench.blas_limits(1)
+    assert counts() == {1}
+    inner = bench.blas_limits(1)       # already 1: nothing to do, nothing to undo
+    inner.restore_original_limits()
+    assert counts() == {1}
+    outer.restore_original_limits()
+    assert counts() == before

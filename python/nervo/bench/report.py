@@ -89,6 +89,8 @@ def header_lines(report: Report) -> list[str]:
     peak, bw = m.get("peak") or {}, m.get("bandwidth") or {}
     peak_txt = (f"FMA peak {peak['gflops']:.1f} GFLOP/s ({peak.get('method')})" if peak.get("gflops")
                 else f"FMA peak unavailable ({peak.get('why')})")
+    if (m.get("peak_1thread") or {}).get("gflops"):
+        peak_txt += f", {m['peak_1thread']['gflops']:.1f} GFLOP/s on 1 thread"
     bw_txt = (f"triad bandwidth {bw['gbs']:.1f} GB/s ({bw.get('method')}, {bw.get('array_mib')} MiB arrays)"
               if bw.get("gbs") else f"bandwidth unavailable ({bw.get('why')})")
     lines.append(f"measured: {peak_txt}; {bw_txt}")
