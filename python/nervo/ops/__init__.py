@@ -4,6 +4,7 @@ The embeddable layer: every function takes and returns numpy arrays, runs on the
 (native C++ or numba) and validates its arguments with clear errors.
 """
 from nervo.ops.act import *  # noqa: F401,F403
+from nervo.ops.gemm import gemm, matmul, peak_gflops  # noqa: F401
 from nervo.ops.softmax import *  # noqa: F401,F403
 from nervo.ops.loss import *  # noqa: F401,F403
 from nervo.ops.dropout import *  # noqa: F401,F403
