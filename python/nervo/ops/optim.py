@@ -12,7 +12,7 @@ Example:
     >>> p = np.ones(3, np.float32); g = np.full(3, 0.5, np.float32)
     >>> m = np.zeros(3, np.float32); v = np.zeros(3, np.float32)
     >>> ops.adam_step(p, g, m, v, step=1, lr=0.1)
-    >>> p  # the first Adam step moves every coordinate by lr
+    >>> p.round(6)  # the first Adam step moves every coordinate by lr
     array([0.9, 0.9, 0.9], dtype=float32)
 """
 from __future__ import annotations
