@@ -338,3 +338,27 @@ def test_blas_limits_sets_and_restores_numpy_threads():
     assert counts() == {1}
     outer.restore_original_limits()
     assert counts() == before
+
+
+def test_compare_by_ratio_ignores_a_uniformly_slower_machine(tmp_path):
+    new = tmp_path / "new.json"
+    _run([_case()], json=str(new))
+    data = json.loads(new.read_text())
+    uniform, nervo_only = tmp_path / "uniform.json", tmp_path / "nervo_only.json"
+    for r in data["results"]:        # old run: everything 10x faster (a faster machine)
+        r["median_s"] *= 0.1
+    uniform.write_text(json.dumps(data))
+    for r in data["results"]:        # old run: only nervo 10x faster (nervo regressed)
+        if not r["impl"].startswith("nervo-"):
+            r["median_s"] *= 10
+    nervo_only.write_text(json.dumps(data))
+
+    report, _ = _run([_case()], compare=str(uniform), threshold=0.5)
+    assert report.exit_code() == runner.REGRESSION_EXIT          # by time: flagged
+    report, text = _run([_case()], compare=str(uniform), threshold=0.5, compare_by="ratio")
+    assert report.exit_code() == 0, text                           # by ratio: the machine, not nervo
+    report, _ = _run([_case()], compare=str(nervo_only), threshold=0.5, compare_by="ratio")
+    assert report.exit_code() == runner.REGRESSION_EXIT
+    assert report.comparison["regressions"][0]["note"] == "relative to numpy"
+    with pytest.raises(ValueError, match="compare_by"):
+        _run([_case()], compare=str(uniform), compare_by="speed")
