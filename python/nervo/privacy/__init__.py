@@ -15,3 +15,15 @@ from nervo.privacy.accountant import (
 
 __all__ = ["DEFAULT_ORDERS", "RDPAccountant", "compute_rdp", "get_noise_multiplier",
            "get_privacy_spent", "rdp_to_epsilon"]
+_ENGINE = ("DPDataLoader", "DPOptimizer", "make_private", "per_sample_gradients",
+           "replace_batchnorm")
+__all__ += list(_ENGINE)
+
+
+def __getattr__(name):
+    # DP-SGD needs nervo.nn; the accountant does not. Import the engine on first use so that
+    # ``nervo.privacy.get_privacy_spent`` stays a NumPy-only import.
+    if name in _ENGINE:
+        from nervo.privacy import engine
+        return getattr(engine, name)
+    raise AttributeError(f"module 'nervo.privacy' has no attribute {name!r}")
