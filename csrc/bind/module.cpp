@@ -13,6 +13,9 @@ namespace py = pybind11;
 namespace nervo {
 namespace bind {
 void bind_act(py::module_& m, py::list& kernels);
+void bind_conv(py::module_& m, py::list& kernels);
+void bind_pool(py::module_& m, py::list& kernels);
+void bind_norm(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -41,5 +44,8 @@ PYBIND11_MODULE(_C, m) {
 
   py::list kernels;
   nervo::bind::bind_act(m, kernels);
+  nervo::bind::bind_conv(m, kernels);
+  nervo::bind::bind_pool(m, kernels);
+  nervo::bind::bind_norm(m, kernels);
   m.attr("KERNELS") = kernels;
 }

@@ -5,3 +5,9 @@ The embeddable layer: every function takes and returns numpy arrays, runs on the
 """
 from nervo.ops.act import *  # noqa: F401,F403
 from nervo.ops import act  # noqa: F401
+from nervo.ops.conv import *  # noqa: F401,F403
+from nervo.ops import conv  # noqa: F401
+from nervo.ops.pool import *  # noqa: F401,F403
+from nervo.ops import pool  # noqa: F401
+from nervo.ops.norm import *  # noqa: F401,F403
+from nervo.ops import norm  # noqa: F401
