@@ -5,8 +5,8 @@ turns that into a message naming the ``nervo[numba]`` extra).
 """
 import numba  # noqa: F401  (ImportError here means the extra is missing)
 
-from nervo.backend.numba import act, conv, norm, pool
+from nervo.backend.numba import act, conv, gemm, norm, pool
 
 KERNELS = {}
-for _family in (act, conv, pool, norm):
+for _family in (act, gemm, conv, pool, norm):
     KERNELS.update(_family.KERNELS)

@@ -1,8 +1,9 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act, conv, norm, pool
+from nervo.bench.cases import act, conv, gemm, norm, pool
 
 FAMILIES = {
     "act": act,
+    "gemm": gemm,
     "conv": conv,
     "pool": pool,
     "norm": norm,
