@@ -147,6 +147,15 @@ def test_sequential_fused_linear_activation_matches_torch():
         _twin(tm, nm, _x(5, 6))
 
 
+def test_sequential_fused_conv_relu_matches_torch():
+    def cnn(m):
+        return m.Sequential(m.Conv2d(1, 4, 3, padding=1), m.ReLU(), m.MaxPool2d(2),
+                            m.Conv2d(4, 6, 3, padding=1), m.ReLU(), m.MaxPool2d(2), m.Flatten(),
+                            m.Linear(6 * 2 * 2, 8), m.ReLU(), m.Linear(8, 3))
+    torch.manual_seed(0)
+    _twin(cnn(tnn), cnn(nn), _x(3, 1, 8, 8))
+
+
 def test_basic_block_and_small_resnet_match_torch():
     torchvision_block = pytest.importorskip("torchvision.models.resnet", reason="torchvision") \
         if False else None

@@ -216,22 +216,6 @@ def _softmax_dim(x, dim, call):
     return dim % nd
 
 
-def _softmax_np(xd, d):
-    # TODO(kernel): ops.softmax
-    m = np.max(xd, axis=d, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    e = np.exp(xd - m)
-    return e / e.sum(axis=d, keepdims=True)
-
-
-def _log_softmax_np(xd, d):
-    # TODO(kernel): ops.log_softmax
-    m = np.max(xd, axis=d, keepdims=True)
-    m = np.where(np.isfinite(m), m, 0)
-    s = xd - m
-    return s - np.log(np.exp(s).sum(axis=d, keepdims=True))
-
-
 def softmax(input, dim=None, dtype=None):
     """exp(x) / sum(exp(x)) along ``dim``."""
     x = _float(input, "softmax")
@@ -239,17 +223,9 @@ def softmax(input, dim=None, dtype=None):
         x = x.to(dtype)
     xd = x._data
     d = _softmax_dim(xd, dim, "softmax")
-    if xd.ndim == 0:
-        y = np.ones_like(xd)
-    else:
-        y = _softmax_np(xd, d).astype(xd.dtype, copy=False)
+    y = ops.softmax(xd, d)
     if x.requires_grad and _mode.enabled:
-        def bw(g):
-            if xd.ndim == 0:
-                return (np.zeros_like(g),)
-            gy = g * y
-            return (gy - y * gy.sum(axis=d, keepdims=True),)
-        return _node(y, (x,), bw, "SoftmaxBackward")
+        return _node(y, (x,), lambda g: (ops.softmax_backward(g, y, d),), "SoftmaxBackward")
     return _plain(y)
 
 
@@ -260,16 +236,10 @@ def log_softmax(input, dim=None, dtype=None):
         x = x.to(dtype)
     xd = x._data
     d = _softmax_dim(xd, dim, "log_softmax")
-    if xd.ndim == 0:
-        y = np.zeros_like(xd)
-    else:
-        y = _log_softmax_np(xd, d).astype(xd.dtype, copy=False)
+    y = ops.log_softmax(xd, d)
     if x.requires_grad and _mode.enabled:
-        def bw(g):
-            if xd.ndim == 0:
-                return (np.zeros_like(g),)
-            return (g - np.exp(y) * g.sum(axis=d, keepdims=True),)
-        return _node(y, (x,), bw, "LogSoftmaxBackward")
+        return _node(y, (x,), lambda g: (ops.log_softmax_backward(g, y, d),),
+                     "LogSoftmaxBackward")
     return _plain(y)
 
 

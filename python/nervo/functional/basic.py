@@ -13,6 +13,7 @@ from collections import namedtuple
 
 import numpy as np
 
+from nervo import ops as _ops
 from nervo.autograd import Node, mode as _mode
 from nervo.tensor import Tensor, _F32
 
@@ -438,11 +439,9 @@ def minimum(a, b):
 # --------------------------------------------------------------------------- matrix products
 def _mm(x, y):
     """x @ y for 2-D float arrays on nervo's GEMM (strided views are passed without copies)."""
-    from nervo import ops
-    mm = getattr(ops, "matmul", None)  # TODO(kernel): ops.matmul always
-    if mm is not None and x.dtype.kind == "f" and x.dtype == y.dtype and x.dtype.itemsize >= 4:
-        return mm(x, y)
-    return x @ y
+    if x.dtype.kind == "f" and x.dtype == y.dtype and x.dtype.itemsize >= 4:
+        return _ops.matmul(x, y)
+    return x @ y  # integer / mixed dtypes: not a hot path
 
 
 def matmul(a, b):

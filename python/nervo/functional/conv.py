@@ -10,15 +10,9 @@ import numpy as np
 
 from nervo import ops
 from nervo.autograd import mode as _mode
-from nervo.functional import _fallback
 from nervo.functional.basic import _node, _plain, _t
 
 __all__ = ["conv1d", "conv2d", "conv_transpose2d"]
-
-
-def _kernel(name):
-    fn = getattr(ops, name, None)
-    return fn if fn is not None else getattr(_fallback, name)  # TODO(kernel)
 
 
 def _tuple(v, n, call, arg):
@@ -43,9 +37,10 @@ def _check(xd, wd, bd, groups, call, in_dims):
         raise TypeError(f"{call}: input is {xd.dtype} but the weight is {wd.dtype}")
 
 
-def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
+def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1, activation=None):
     """2-D cross-correlation (torch.nn.functional.conv2d). ``padding`` may be an int, a pair or
-    "same"/"valid".
+    "same"/"valid". nervo extension: ``activation="relu"`` is fused into the kernel's output pass
+    (used by Sequential for Conv2d followed by ReLU).
 
     Shape: input (N, C, H, W), weight (K, C/groups, R, S), bias (K,) -> (N, K, Ho, Wo).
     """
@@ -69,13 +64,17 @@ def conv2d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups=1):
                              f"{padding!r}")
     else:
         pd = _tuple(padding, 2, call, "padding")
-    y = _kernel("conv2d")(xd, wd, bd, stride=st, padding=pd, dilation=dl, groups=groups)
+    y = ops.conv2d(xd, wd, bd, stride=st, padding=pd, dilation=dl, groups=groups,
+                   activation=activation)
     rx, rw = x.requires_grad, weight.requires_grad
     rb = bias is not None and bias.requires_grad
     if (rx or rw or rb) and _mode.enabled:
-        bwd = _kernel("conv2d_backward")
+        bwd = ops.conv2d_backward
+        relu = activation == "relu"
 
         def bw(g):
+            if relu:
+                g = ops.relu_backward(g, y)
             return bwd(g, xd, wd, stride=st, padding=pd, dilation=dl, groups=groups,
                        needs=(rx, rw, rb))
         return _node(y, (x, weight, bias), bw, "ConvolutionBackward")
@@ -116,33 +115,15 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
     if any(o >= max(s, d) for o, s, d in zip(op, st, dl)):
         raise ValueError(f"{call}: output_padding {op} must be smaller than stride {st} or "
                          f"dilation {dl}")
-    N, C, H, W = xd.shape
-    Cin, Kg, R, S = wd.shape
-    K = Kg * groups
-    Ho = (H - 1) * st[0] - 2 * pd[0] + dl[0] * (R - 1) + op[0] + 1
-    Wo = (W - 1) * st[1] - 2 * pd[1] + dl[1] * (S - 1) + op[1] + 1
-    if Ho <= 0 or Wo <= 0:
-        raise ValueError(f"{call}: output size ({Ho}, {Wo}) is not positive")
-    # The equivalent conv2d maps (N, K, Ho, Wo) -> (N, C, H, W) with weight (C, K/groups, R, S).
-    bwd = _kernel("conv2d_backward")
-    fwd = _kernel("conv2d")
-    shape_y = np.zeros((N, K, Ho, Wo), xd.dtype)  # read for its shape only
-    y, _, _ = bwd(xd, shape_y, wd, stride=st, padding=pd, dilation=dl, groups=groups,
-                  needs=(True, False, False))
-    if bias is not None:
-        y += bias._data.reshape(1, K, 1, 1)
+    bd = bias._data if bias is not None else None
+    y = ops.conv_transpose2d(xd, wd, bd, stride=st, padding=pd, output_padding=op,
+                             groups=groups, dilation=dl)
     rx, rw = x.requires_grad, weight.requires_grad
     rb = bias is not None and bias.requires_grad
     if (rx or rw or rb) and _mode.enabled:
         def bw(g):
-            dx = dw = db = None
-            if rx:
-                dx = fwd(g, wd, None, stride=st, padding=pd, dilation=dl, groups=groups)
-            if rw:
-                _, dw, _ = bwd(xd, g, wd, stride=st, padding=pd, dilation=dl, groups=groups,
-                               needs=(False, True, False))
-            if rb:
-                db = g.sum(axis=(0, 2, 3))
-            return dx, dw, db
+            return ops.conv_transpose2d_backward(g, xd, wd, stride=st, padding=pd,
+                                                 output_padding=op, groups=groups, dilation=dl,
+                                                 needs=(rx, rw, rb))
         return _node(y, (x, weight, bias), bw, "ConvTransposeBackward")
     return _plain(y)

@@ -9,7 +9,8 @@ import numpy as np
 
 from nervo.autograd import mode as _mode
 from nervo.functional.basic import _node, _plain, _t
-from nervo.random import generator
+from nervo import ops
+from nervo.random import generator, next_seed
 
 __all__ = ["dropout", "dropout2d", "alpha_dropout", "embedding", "one_hot"]
 
@@ -27,14 +28,17 @@ def dropout(input, p=0.5, training=True, inplace=False):
         return x
     xd = x._data
     if p == 1.0:
-        mask = np.zeros(xd.shape, xd.dtype)
-    else:
-        # TODO(kernel): ops.dropout
-        mask = (generator().random(xd.shape, dtype=np.float32) >= p).astype(xd.dtype)
-        mask *= 1.0 / (1.0 - p)
-    y = xd * mask
+        y = np.zeros(xd.shape, xd.dtype)
+        if x.requires_grad and _mode.enabled:
+            return _node(y, (x,), lambda g: (np.zeros_like(g),), "DropoutBackward")
+        return _plain(y)
+    # The kernel draws the mask from (seed, element index): backward regenerates it, so no mask
+    # is stored.
+    seed = next_seed()
+    y = ops.dropout(xd, p, seed=seed)
     if x.requires_grad and _mode.enabled:
-        return _node(y, (x,), lambda g: (g * mask,), "DropoutBackward")
+        return _node(y, (x,), lambda g: (ops.dropout_backward(g, p, seed=seed),),
+                     "DropoutBackward")
     return _plain(y)
 
 
@@ -91,22 +95,16 @@ def embedding(input, weight, padding_idx=None, max_norm=None, norm_type=2.0,
         n = np.linalg.norm(wd[rows], ord=norm_type, axis=1, keepdims=True)
         scale = np.where(n > max_norm, max_norm / (n + 1e-7), 1.0)
         wd[rows] *= scale.astype(wd.dtype)
-    # TODO(kernel): ops.embedding / embedding_backward
-    y = wd[idx]
+    y = ops.embedding(wd, idx)
     if weight.requires_grad and _mode.enabled:
         pad = None if padding_idx is None else padding_idx % V
 
         def bw(g):
-            dw = np.zeros(wd.shape, g.dtype)
-            flat = idx.reshape(-1)
-            gf = g.reshape(-1, wd.shape[1])
             if scale_grad_by_freq:
+                flat = idx.reshape(-1)
                 counts = np.bincount(flat, minlength=V)
-                gf = gf / counts[flat][:, None]
-            np.add.at(dw, flat, gf)
-            if pad is not None:
-                dw[pad] = 0
-            return (None, dw)
+                g = (g / counts[idx][..., None]).astype(g.dtype, copy=False)
+            return (None, ops.embedding_backward(g, idx, V, pad))
         return _node(y, (None, weight), bw, "EmbeddingBackward")
     return _plain(y)
 

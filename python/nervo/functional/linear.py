@@ -21,16 +21,7 @@ _ACT_BACKWARD = {None: None, "relu": ops.relu_backward, "sigmoid": ops.sigmoid_b
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None, activation=None):
-    g = getattr(ops, "gemm", None)
-    if g is not None:
-        return g(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias, activation=activation)
-    # TODO(kernel): ops.gemm
-    y = (a.T if trans_a else a) @ (b.T if trans_b else b)
-    if bias is not None:
-        y += bias
-    if activation is not None:
-        y = getattr(ops, activation)(y)
-    return y
+    return ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias, activation=activation)
 
 
 def linear(input, weight, bias=None, activation=None):

@@ -9,7 +9,8 @@ import numpy as np
 
 from nervo.autograd import mode as _mode
 from nervo.functional.basic import _node, _plain, _t
-from nervo.functional.conv import _kernel, _tuple
+from nervo import ops
+from nervo.functional.conv import _tuple
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool2d"]
@@ -48,9 +49,9 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     d = _tuple(dilation, 2, call, "dilation")
     _check_window(k, s, p, d, call)
     xd = x._data
-    y, idx = _kernel("max_pool2d")(xd, k, s, p, d, ceil_mode)
+    y, idx = ops.max_pool2d(xd, k, s, p, d, ceil_mode)
     if x.requires_grad and _mode.enabled:
-        bwd = _kernel("max_pool2d_backward")
+        bwd = ops.max_pool2d_backward
         shape = xd.shape
         out = _node(y, (x,), lambda g: (bwd(g, idx, shape),), "MaxPool2DBackward")
     else:
@@ -90,9 +91,9 @@ def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
     if divisor_override is not None and divisor_override <= 0:
         raise ValueError(f"{call}: divisor_override must be positive, got {divisor_override}")
     xd = x._data
-    y = _kernel("avg_pool2d")(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    y = ops.avg_pool2d(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
     if x.requires_grad and _mode.enabled:
-        bwd = _kernel("avg_pool2d_backward")
+        bwd = ops.avg_pool2d_backward
         shape = xd.shape
         return _node(y, (x,), lambda g: (bwd(g, shape, k, s, p, ceil_mode, count_include_pad,
                                              divisor_override),), "AvgPool2DBackward")
@@ -128,9 +129,9 @@ def adaptive_avg_pool2d(input, output_size):
         return adaptive_avg_pool2d(x.unsqueeze(0), output_size).squeeze(0)
     xd = x._data
     o = _out_pair(output_size, xd, call)
-    y = _kernel("adaptive_avg_pool2d")(xd, o)
+    y = ops.adaptive_avg_pool2d(xd, o)
     if x.requires_grad and _mode.enabled:
-        bwd = _kernel("adaptive_avg_pool2d_backward")
+        bwd = ops.adaptive_avg_pool2d_backward
         shape = xd.shape
         return _node(y, (x,), lambda g: (bwd(g, shape),), "AdaptiveAvgPool2DBackward")
     return _plain(y)

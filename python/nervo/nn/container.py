@@ -1,7 +1,8 @@
 """Containers: Sequential, ModuleList, ModuleDict, ParameterList (torch's names and keys).
 
 Sequential runs a cached *plan* of its children: a ``Linear`` directly followed by an activation
-the GEMM epilogue can apply (ReLU, Sigmoid, Tanh) becomes one fused call (one kernel call and one
+the GEMM epilogue can apply (ReLU, Sigmoid, Tanh), or a ``Conv2d`` followed by ReLU, becomes one
+fused call (one kernel call and one
 autograd node instead of two), and plain layers are called through their ``forward`` without
 the generic ``Module.__call__`` path. The plan is rebuilt whenever the children change; a layer
 with hooks is always called normally.
@@ -49,14 +50,17 @@ class Sequential(Module):
 
     def _build_plan(self):
         """[(kind, payload)] steps; kind 0: call module; kind 1: fused linear+activation."""
+        from nervo.nn.conv import Conv2d
         from nervo.nn.linear import Linear
         mods = [(k, m) for k, m in self._modules.items() if m is not None]
         plan = []
         i = 0
         while i < len(mods):
             k, m = mods[i]
-            if type(m) is Linear and i + 1 < len(mods):
+            if type(m) in (Linear, Conv2d) and i + 1 < len(mods):
                 act = _fusable_activation(mods[i + 1][1])
+                if type(m) is Conv2d and act != "relu":
+                    act = None  # the conv kernel's epilogue has relu only
                 if act is not None:
                     plan.append((1, (m, mods[i + 1][1], act)))
                     i += 2

@@ -101,6 +101,11 @@ class Conv2d(_ConvNd):
         return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
                         self.groups)
 
+    def _fused_forward(self, input, activation):
+        """relu(conv2d(x)) in one kernel call (used by Sequential)."""
+        return F.conv2d(input, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups, activation)
+
 
 class Conv1d(_ConvNd):
     """1-D convolution. weight (K, C/groups, R). Shape: (N, C, L) -> (N, K, Lo)."""

@@ -5,6 +5,7 @@ import math
 
 import numpy as np
 
+from nervo import ops
 from nervo.tensor import Tensor
 
 __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vector_to_parameters",
@@ -14,7 +15,14 @@ __all__ = ["clip_grad_norm_", "clip_grad_value_", "parameters_to_vector", "vecto
 def _grads(parameters):
     if isinstance(parameters, Tensor):
         parameters = [parameters]
-    return [p.grad._data for p in parameters if p.grad is not None]
+    out = []
+    for p in parameters:
+        if p.grad is not None:
+            g = p.grad._data
+            if not g.flags.c_contiguous or not g.flags.writeable:
+                p.grad._data = g = np.array(g, order="C")
+            out.append(g)
+    return out
 
 
 def get_total_norm(tensors, norm_type=2.0, error_if_nonfinite=False):
@@ -46,11 +54,12 @@ def clip_grad_norm_(parameters, max_norm, norm_type=2.0, error_if_nonfinite=Fals
     Returns the total norm before clipping (a 0-d float32 Tensor, as torch returns).
     """
     arrays = _grads(parameters)
-    total = _total_norm(arrays, float(norm_type), error_if_nonfinite)
-    coef = float(max_norm) / (total + 1e-6)
-    if coef < 1.0:
-        for a in arrays:
-            a *= a.dtype.type(coef)
+    if not arrays:
+        return Tensor._wrap(np.asarray(0.0, np.float32))
+    if error_if_nonfinite:
+        _total_norm(arrays, float(norm_type), True)
+    # One pass for the norm and one in-place scale, in the fused kernels.
+    total = ops.clip_grad_norm(arrays, float(max_norm), float(norm_type))
     return Tensor._wrap(np.asarray(total, np.float32))
 
 

@@ -6,8 +6,6 @@ state arrays in place in one pass).
 """
 from __future__ import annotations
 
-import math
-
 import numpy as np
 
 from nervo import ops
@@ -17,9 +15,16 @@ from nervo.optim.optimizer import Optimizer, _check_lr, required
 __all__ = ["SGD", "Adam", "AdamW", "RMSprop", "Adagrad"]
 
 
-def _grad(p, maximize):
+def _grad_array(p):
+    """The gradient as the kernels want it: C-contiguous, of the parameter's dtype (autograd
+    always stores it so; a user-assigned ``.grad`` may not be)."""
     g = p.grad._data
-    return -g if maximize else g
+    if g.dtype != p._data.dtype or not g.flags.c_contiguous or g.shape != p._data.shape:
+        if g.shape != p._data.shape:
+            raise ValueError(f"optimizer: a gradient has shape {g.shape} but its parameter has "
+                             f"shape {p._data.shape}")
+        g = np.ascontiguousarray(g, dtype=p._data.dtype)
+    return g
 
 
 class SGD(Optimizer):
@@ -47,22 +52,15 @@ class SGD(Optimizer):
             for p in g["params"]:
                 if p.grad is None:
                     continue
-                st = self.state.get(p)
-                if st is None:
-                    st = self.state[p] = {"momentum_buffer": None}
-                grad = _grad(p, maximize)
                 w = p._data
-                buf = st.get("momentum_buffer")
-                # TODO(kernel): ops.sgd_step
-                d = grad + wd * w if wd else grad
-                if mu:
-                    if buf is None:
-                        buf = st["momentum_buffer"] = np.array(d, dtype=w.dtype)
-                    else:
-                        buf *= mu
-                        buf += (1 - damp) * d
-                    d = d + mu * buf if nesterov else buf
-                w -= (lr * d).astype(w.dtype, copy=False)
+                st = self.state.get(p)
+                first = st is None or (mu and st.get("momentum_buffer") is None)
+                if first:
+                    st = self.state[p] = {
+                        "momentum_buffer": np.zeros_like(w) if mu else None}
+                ops.sgd_step(w, _grad_array(p), st["momentum_buffer"], lr=lr, momentum=mu,
+                             dampening=damp, weight_decay=wd, nesterov=nesterov,
+                             maximize=maximize, first_step=first)
         return loss
 
 
@@ -103,28 +101,10 @@ class Adam(Optimizer):
                     if amsgrad:
                         st["max_exp_avg_sq"] = np.zeros_like(w)
                 st["step"] += 1
-                t = st["step"]
-                grad = _grad(p, maximize)
-                # TODO(kernel): ops.adam_step
-                if wd:
-                    if decoupled:
-                        w *= 1 - lr * wd
-                    else:
-                        grad = grad + wd * w
-                m, v = st["exp_avg"], st["exp_avg_sq"]
-                m += (grad - m) * (1 - b1)
-                v *= b2
-                v += (1 - b2) * grad * grad
-                bc1 = 1 - b1 ** t
-                bc2 = 1 - b2 ** t
-                step_size = lr / bc1
-                if amsgrad:
-                    mx = st["max_exp_avg_sq"]
-                    np.maximum(mx, v, out=mx)
-                    denom = np.sqrt(mx) / math.sqrt(bc2) + eps
-                else:
-                    denom = np.sqrt(v) / math.sqrt(bc2) + eps
-                w -= (step_size * m / denom).astype(w.dtype, copy=False)
+                ops.adam_step(w, _grad_array(p), st["exp_avg"], st["exp_avg_sq"],
+                              st.get("max_exp_avg_sq"), step=st["step"], lr=lr, beta1=b1,
+                              beta2=b2, eps=eps, weight_decay=wd, decoupled=decoupled,
+                              maximize=maximize)
         return loss
 
 
@@ -170,26 +150,9 @@ class RMSprop(Optimizer):
                     if centered:
                         st["grad_avg"] = np.zeros_like(w)
                 st["step"] += 1
-                grad = _grad(p, maximize)
-                # TODO(kernel): ops.rmsprop_step
-                if wd:
-                    grad = grad + wd * w
-                sq = st["square_avg"]
-                sq *= alpha
-                sq += (1 - alpha) * grad * grad
-                if centered:
-                    ga = st["grad_avg"]
-                    ga += (grad - ga) * (1 - alpha)
-                    avg = np.sqrt(sq - ga * ga) + eps
-                else:
-                    avg = np.sqrt(sq) + eps
-                if mu > 0:
-                    buf = st["momentum_buffer"]
-                    buf *= mu
-                    buf += grad / avg
-                    w -= (lr * buf).astype(w.dtype, copy=False)
-                else:
-                    w -= (lr * grad / avg).astype(w.dtype, copy=False)
+                ops.rmsprop_step(w, _grad_array(p), st["square_avg"], st.get("grad_avg"),
+                                 st.get("momentum_buffer"), lr=lr, alpha=alpha, eps=eps,
+                                 weight_decay=wd, momentum=mu, maximize=maximize)
         return loss
 
 
@@ -220,15 +183,9 @@ class Adagrad(Optimizer):
                         "step": 0,
                         "sum": np.full_like(w, g["initial_accumulator_value"])}
                 st["step"] += 1
-                grad = _grad(p, g["maximize"])
-                # TODO(kernel): ops.adagrad_step
-                if wd:
-                    grad = grad + wd * w
-                clr = lr / (1 + (st["step"] - 1) * decay)
-                s = st["sum"]
-                s += grad * grad
-                w -= (clr * grad / (np.sqrt(s) + eps)).astype(w.dtype, copy=False)
+                ops.adagrad_step(w, _grad_array(p), st["sum"], step=st["step"], lr=lr,
+                                 lr_decay=decay, weight_decay=wd, eps=eps, maximize=g["maximize"])
         return loss
 
 
-del ops, no_grad, required
+del no_grad, required
