@@ -42,7 +42,7 @@ class ArrayDataset(Dataset):
         ValueError: no arrays, a 0-d array, or different lengths.
     Example:
         >>> ds = ArrayDataset(np.zeros((4, 2)), np.arange(4))
-        >>> len(ds), ds[1][1]
+        >>> len(ds), int(ds[1][1])
         (4, 1)
     """
 

@@ -62,7 +62,7 @@ class Standardize(Normalize):
         eps: added to std so constant features do not divide by zero.
     Example:
         >>> s = Standardize().fit(np.array([[0.0], [2.0]]))
-        >>> s(np.array([[2.0]])).tolist()
+        >>> np.round(s(np.array([[2.0]])), 4).tolist()
         [[1.0]]
     """
 
