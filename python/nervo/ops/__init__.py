@@ -5,3 +5,4 @@ The embeddable layer: every function takes and returns numpy arrays, runs on the
 """
 from nervo.ops.act import *  # noqa: F401,F403
 from nervo.ops import act  # noqa: F401
+from nervo.ops.gemm import gemm, matmul, peak_gflops  # noqa: F401
