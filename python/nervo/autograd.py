@@ -7,9 +7,10 @@ output to a tuple of gradients, one per input (None where an input needs none). 
 keeps what the forward saved; freeing a node (after ``backward()`` without ``retain_graph``)
 drops the closure and with it the saved arrays.
 
-``backward()`` orders the graph by an iterative depth-first search (no recursion, so graph depth
-is unlimited) over the nodes' input lists in their recorded order, so the order, and with it
-every floating-point sum, is deterministic.
+``backward()`` walks the graph without recursion (so graph depth is unlimited) in reverse
+creation order: every node carries a sequence number from a global counter, and creation order
+is a topological order, so a max-heap on that number yields each node after all its consumers.
+The order, and with it every floating-point sum, is deterministic (no set or address ordering).
 
 Differences from torch, by design:
 
@@ -21,6 +22,9 @@ Differences from torch, by design:
   mode is on (as torch does for leaves).
 """
 from __future__ import annotations
+
+import heapq
+import itertools
 
 import numpy as np
 
@@ -115,18 +119,25 @@ class set_grad_enabled(_ModeContext):
         return self
 
 
+# Creation order is a topological order (an op's output is made after its inputs), so the engine
+# processes nodes by decreasing sequence number.
+_next_seq = itertools.count().__next__
+_Tensor = None  # nervo.tensor.Tensor, set by that module (it imports this one)
+
+
 class Node:
     """One recorded op: ``backward(g)`` returns one gradient (or None) per entry of ``inputs``.
 
     ``name`` is the op's name (``"MulBackward"``), used in error messages and ``repr``.
     """
 
-    __slots__ = ("backward", "inputs", "name")
+    __slots__ = ("backward", "inputs", "name", "seq")
 
     def __init__(self, backward, inputs, name):
         self.backward = backward
         self.inputs = inputs
         self.name = name
+        self.seq = _next_seq()
 
     def __repr__(self):
         return f"<{self.name}>"
@@ -141,27 +152,21 @@ class Node:
 
 
 def _topo_order(roots):
-    """Tensors with a grad_fn reachable from ``roots``, each after every tensor that uses it
-    (reverse post-order of an iterative DFS; deterministic)."""
-    post = []
-    visited = set()
-    for root in roots:
-        if root.grad_fn is None or id(root) in visited:
+    """Tensors with a grad_fn reachable from ``roots``, each before every tensor it was computed
+    from (decreasing creation order). For inspection and tests; the engine walks the same order
+    lazily with a heap."""
+    seen = set()
+    stack = [r for r in roots if r.grad_fn is not None]
+    found = []
+    while stack:
+        t = stack.pop()
+        if id(t) in seen:
             continue
-        visited.add(id(root))
-        stack = [(root, iter(root.grad_fn.inputs))]
-        while stack:
-            t, it = stack[-1]
-            for p in it:
-                if p is not None and p.grad_fn is not None and id(p) not in visited:
-                    visited.add(id(p))
-                    stack.append((p, iter(p.grad_fn.inputs)))
-                    break
-            else:
-                stack.pop()
-                post.append(t)
-    post.reverse()
-    return post
+        seen.add(id(t))
+        found.append(t)
+        stack.extend(p for p in t.grad_fn.inputs if p is not None and p.grad_fn is not None)
+    found.sort(key=lambda t: -t.grad_fn.seq)
+    return found
 
 
 def _owned(g: np.ndarray, dtype, seen: set) -> np.ndarray:
@@ -186,10 +191,11 @@ def _run(roots, root_grads, retain_graph, targets=None):
     """The engine. Without ``targets``: accumulate into ``.grad`` of leaves (and of tensors that
     called ``retain_grad()``). With ``targets`` (a list of tensors): return their gradients
     (None where unreachable) and touch no ``.grad``."""
-    order = _topo_order(roots)
-    grads = {}
-    leaves = {}
-    seen = set()
+    grads = {}    # id(tensor) -> gradient summed so far (tensors in the heap)
+    leaves = {}   # id(leaf) -> (leaf, gradient)
+    heap = []
+    seen = set()  # ids of array buffers handed out as .grad in this pass
+    push, pop = heapq.heappush, heapq.heappop
     for r, g in zip(roots, root_grads):
         seen.add(id(g.base if g.base is not None else g))  # never hand out the caller's array
         k = id(r)
@@ -200,18 +206,17 @@ def _run(roots, root_grads, retain_graph, targets=None):
             grads[k] = grads[k] + g
         else:
             grads[k] = g
-    target_ids = None
-    found = None
+            push(heap, (-r.grad_fn.seq, r))
+    target_ids = found = None
     if targets is not None:
         target_ids = {id(t): i for i, t in enumerate(targets)}
         found = [None] * len(targets)
-    for t in order:
-        g = grads.pop(id(t), None)
-        if g is None:
-            continue
+    while heap:
+        t = pop(heap)[1]
+        g = grads.pop(id(t))
         if t._hooks:
             g = _apply_hooks(t, g)
-        if targets is not None:
+        if target_ids is not None:
             i = target_ids.get(id(t))
             if i is not None:
                 found[i] = g
@@ -231,16 +236,21 @@ def _run(roots, root_grads, retain_graph, targets=None):
             if gp is None or p is None or not p.requires_grad:
                 continue
             k = id(p)
-            if p.grad_fn is None:
+            pf = p.grad_fn
+            if pf is None:
                 prev = leaves.get(k)
                 leaves[k] = (p, gp if prev is None else prev[1] + gp)
             else:
                 prev = grads.get(k)
-                grads[k] = gp if prev is None else prev + gp
+                if prev is None:
+                    grads[k] = gp
+                    push(heap, (-pf.seq, p))
+                else:
+                    grads[k] = prev + gp
     for k, (p, g) in leaves.items():
         if p._hooks:
             g = _apply_hooks(p, g)
-        if targets is not None:
+        if target_ids is not None:
             i = target_ids.get(k)
             if i is not None:
                 found[i] = g
@@ -250,7 +260,7 @@ def _run(roots, root_grads, retain_graph, targets=None):
 
 
 def _apply_hooks(t, g):
-    from nervo.tensor import Tensor
+    Tensor = _Tensor
     for hook in t._hooks.values():
         r = hook(Tensor._wrap(g))
         if r is not None:
@@ -261,10 +271,9 @@ def _apply_hooks(t, g):
 
 
 def _accumulate(t, g, seen):
-    from nervo.tensor import Tensor
     cur = t.grad
     if cur is None:
-        t.grad = Tensor._wrap(_owned(g, t._data.dtype, seen))
+        t.grad = _Tensor._wrap(_owned(g, t._data.dtype, seen))
     else:
         a = cur._data
         if a.flags.writeable and a.shape == g.shape:

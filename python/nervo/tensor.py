@@ -222,6 +222,13 @@ class Tensor:
             RuntimeError: self does not require grad, is not a scalar and no gradient is given,
                 or the graph was already freed by an earlier backward().
         """
+        if gradient is None and inputs is None and not create_graph and self.grad_fn is not None:
+            a = self._data
+            if a.size != 1:
+                raise RuntimeError(f"backward: grad can be implicitly created only for scalar "
+                                   f"outputs (got shape {tuple(a.shape)}); pass gradient=")
+            _ag._run((self,), (np.ones(a.shape, a.dtype),), retain_graph)
+            return
         _ag.backward([self], None if gradient is None else [gradient], retain_graph,
                      create_graph, inputs)
 
@@ -347,6 +354,9 @@ class Tensor:
 
     def type_as(self, other):
         return self.to(other.dtype)
+
+
+_ag._Tensor = Tensor
 
 
 class _RemovableHandle:

@@ -332,3 +332,37 @@ def test_functional_gradcheck_float64(name):
     if name == "linear_relu":
         arrays[2] = arrays[2] + 0.05  # keep pre-activations away from the kink
     gradcheck(fn, *arrays, what=name)
+
+
+def test_numba_backend_gives_the_same_training_step():
+    """The layer API runs unchanged on the numba backend (same kernels by name)."""
+    from nervo import backend as B
+    if "numba" not in B.available_backends():
+        pytest.skip("numba backend not available")
+
+    def run():
+        nervo.manual_seed(0)
+        m = nn.Sequential(nn.Conv2d(1, 3, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2), nn.Flatten(),
+                          nn.Linear(3 * 3 * 3, 8), nn.Tanh(), nn.Dropout(0.3), nn.Linear(8, 4))
+        opt = nervo.optim.Adam(m.parameters(), lr=1e-2)
+        x = nervo.tensor(_x(5, 1, 6, 6))
+        y = nervo.tensor([0, 1, 2, 3, 0])
+        losses = []
+        for _ in range(3):
+            opt.zero_grad()
+            loss = F.cross_entropy(m(x), y)
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+        return losses, [p.numpy().copy() for p in m.parameters()]
+    prev = B.backend()
+    try:
+        B.set_backend("native")
+        ln, pn = run()
+        B.set_backend("numba")
+        lb, pb = run()
+    finally:
+        B.set_backend(prev)
+    np.testing.assert_allclose(lb, ln, rtol=1e-4)
+    for a, b in zip(pb, pn):
+        np.testing.assert_allclose(a, b, rtol=1e-3, atol=1e-5)

@@ -148,6 +148,8 @@ SCHEDULERS = {
     "LinearLR": dict(start_factor=0.1, total_iters=6),
     "LambdaLR": dict(lr_lambda=lambda e: 1.0 / (1 + e)),
     "OneCycleLR": dict(max_lr=0.5, total_steps=20),
+    "ConstantLR": dict(factor=0.5, total_iters=4),
+    "MultiplicativeLR": dict(lr_lambda=lambda e: 0.9),
     "OneCycleLR_3": dict(max_lr=0.5, total_steps=20, three_phase=True, anneal_strategy="linear"),
 }
 
@@ -209,3 +211,35 @@ def test_clip_grad_norm_and_value_match_torch():
     p.grad = nervo.tensor([-3.0, 0.5, 2.0])
     nn.utils.clip_grad_value_([p], 1.0)
     np.testing.assert_array_equal(p.grad.numpy(), [-1.0, 0.5, 1.0])
+
+
+def test_sequential_lr_matches_torch():
+    tp = [torch.nn.Parameter(torch.ones(2))]
+    npar = [nn.Parameter(nervo.ones(2))]
+    topt, nopt = torch.optim.SGD(tp, lr=0.1), optim.SGD(npar, lr=0.1)
+    ts = torch.optim.lr_scheduler.SequentialLR(
+        topt, [torch.optim.lr_scheduler.LinearLR(topt, 0.1, total_iters=3),
+               torch.optim.lr_scheduler.ExponentialLR(topt, 0.8)], milestones=[3])
+    ns = optim.lr_scheduler.SequentialLR(
+        nopt, [optim.lr_scheduler.LinearLR(nopt, 0.1, total_iters=3),
+               optim.lr_scheduler.ExponentialLR(nopt, 0.8)], milestones=[3])
+    for _ in range(10):
+        np.testing.assert_allclose(ns.get_last_lr(), ts.get_last_lr(), rtol=1e-9)
+        topt.step()
+        nopt.step()
+        ts.step()
+        ns.step()
+
+
+def test_scheduler_state_dict_roundtrip():
+    npar = [nn.Parameter(nervo.ones(2))]
+    opt = optim.SGD(npar, lr=0.1)
+    s = optim.lr_scheduler.StepLR(opt, 2, 0.5)
+    for _ in range(3):
+        opt.step()
+        s.step()
+    sd = s.state_dict()
+    opt2 = optim.SGD([nn.Parameter(nervo.ones(2))], lr=0.1)
+    s2 = optim.lr_scheduler.StepLR(opt2, 2, 0.5)
+    s2.load_state_dict(sd)
+    assert s2.last_epoch == 3 and s2.get_last_lr() == s.get_last_lr()

@@ -518,12 +518,16 @@ def outer(a, b):
 
 # --------------------------------------------------------------------------- reductions
 def _expand_back(g, shape, dim, keepdim):
-    """Broadcast reduced gradient ``g`` back to ``shape``."""
-    if dim is not None and not keepdim:
-        g = np.expand_dims(g, dim)
-    elif dim is None and not keepdim:
-        g = g.reshape((1,) * len(shape)) if len(shape) else g
-    return np.broadcast_to(g, shape)
+    """Reduced gradient ``g`` broadcast back to ``shape``, as a new array.
+
+    NOTE: an assignment into np.empty is several times cheaper than np.broadcast_to (a Python
+    function) on small tensors, and gives an owned contiguous array that needs no later copy."""
+    out = np.empty(shape, g.dtype)
+    if dim is None:
+        out[...] = g if keepdim or g.ndim == 0 else g.reshape(())
+    else:
+        out[...] = g if keepdim else np.expand_dims(g, dim)
+    return out
 
 
 def _count(shape, dim):

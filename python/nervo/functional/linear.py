@@ -10,6 +10,7 @@ from __future__ import annotations
 import numpy as np
 
 from nervo import ops
+from nervo.backend import K
 from nervo.autograd import mode as _mode
 from nervo.functional.basic import _node, _plain, _t
 from nervo.tensor import Tensor
@@ -20,8 +21,21 @@ _ACT_BACKWARD = {None: None, "relu": ops.relu_backward, "sigmoid": ops.sigmoid_b
                  "tanh": ops.tanh_backward}
 
 
+_ACT_ID = {None: 0, "relu": 1, "gelu": 2, "sigmoid": 3, "tanh": 4}  # csrc/ops/gemm/gemm.h Act
+
+
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None, activation=None):
-    return ops.gemm(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias, activation=activation)
+    """act(op(a) @ op(b) + bias) into a new array: the GEMM kernel called directly.
+
+    NOTE: this skips nervo.ops.gemm's argument checks on purpose (they cost as much as a
+    batch-1 GEMV): linear() has already checked ranks, sizes and dtypes, and the kernel's
+    binding re-validates strides and shapes, so a bad call still raises instead of crashing.
+    """
+    m = a.shape[1] if trans_a else a.shape[0]
+    n = b.shape[0] if trans_b else b.shape[1]
+    out = np.empty((m, n), a.dtype)
+    K["gemm"](a, b, out, trans_a, trans_b, 1.0, 0.0, bias, _ACT_ID[activation])
+    return out
 
 
 def linear(input, weight, bias=None, activation=None):
@@ -47,6 +61,14 @@ def linear(input, weight, bias=None, activation=None):
     if xd.dtype != wd.dtype:
         raise TypeError(f"nervo.nn.functional.linear: input is {xd.dtype} but the weight is "
                         f"{wd.dtype}; convert one of them (e.g. x.float())")
+    if wd.dtype.kind != "f" or wd.dtype.itemsize < 4:
+        raise TypeError(f"nervo.nn.functional.linear: weight must be float32 or float64, got "
+                        f"{wd.dtype}")
+    if activation not in _ACT_ID or activation == "gelu":
+        raise ValueError(f"nervo.nn.functional.linear: activation must be None, 'relu', "
+                         f"'sigmoid' or 'tanh', got {activation!r}")
+    if bd is not None and (bd.dtype != wd.dtype or not bd.flags.c_contiguous):
+        bd = np.ascontiguousarray(bd, wd.dtype)
     lead = xd.shape[:-1]
     x2 = xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])
     y = _gemm(x2, wd, trans_b=True, bias=bd, activation=activation)

@@ -49,8 +49,10 @@ class Sequential(Module):
         self.__dict__["_plan"] = None
 
     def _build_plan(self):
-        """[(kind, payload)] steps; kind 0: call module; kind 1: fused linear+activation."""
+        """[(kind, payload)] steps; kind 0: call module; kind 1: fused linear/conv + activation;
+        kind 2: a Dropout, called only in training mode."""
         from nervo.nn.conv import Conv2d
+        from nervo.nn.dropout import Dropout
         from nervo.nn.linear import Linear
         mods = [(k, m) for k, m in self._modules.items() if m is not None]
         plan = []
@@ -65,7 +67,10 @@ class Sequential(Module):
                     plan.append((1, (m, mods[i + 1][1], act)))
                     i += 2
                     continue
-            plan.append((0, m))
+            if type(m) is Dropout:
+                plan.append((2, m))  # skipped outright in eval mode
+            else:
+                plan.append((0, m))
             i += 1
         self.__dict__["_plan"] = plan
         return plan
@@ -78,6 +83,9 @@ class Sequential(Module):
         for kind, p in plan:
             if kind == 0:
                 x = p(x)
+            elif kind == 2:
+                if p.training or p._forward_hooks or p._forward_pre_hooks:
+                    x = p(x)
             else:
                 lin, act_mod, act = p
                 if lin._forward_hooks or lin._forward_pre_hooks or act_mod._forward_hooks \
