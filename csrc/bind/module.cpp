@@ -13,6 +13,8 @@ namespace py = pybind11;
 namespace nervo {
 namespace bind {
 void bind_act(py::module_& m, py::list& kernels);
+void bind_rnn(py::module_& m, py::list& kernels);
+void bind_attn(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -41,5 +43,7 @@ PYBIND11_MODULE(_C, m) {
 
   py::list kernels;
   nervo::bind::bind_act(m, kernels);
+  nervo::bind::bind_rnn(m, kernels);
+  nervo::bind::bind_attn(m, kernels);
   m.attr("KERNELS") = kernels;
 }

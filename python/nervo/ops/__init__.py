@@ -5,3 +5,7 @@ The embeddable layer: every function takes and returns numpy arrays, runs on the
 """
 from nervo.ops.act import *  # noqa: F401,F403
 from nervo.ops import act  # noqa: F401
+from nervo.ops.rnn import *  # noqa: F401,F403
+from nervo.ops import rnn  # noqa: F401
+from nervo.ops.attn import *  # noqa: F401,F403
+from nervo.ops import attn  # noqa: F401

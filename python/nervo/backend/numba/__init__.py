@@ -5,8 +5,8 @@ turns that into a message naming the ``nervo[numba]`` extra).
 """
 import numba  # noqa: F401  (ImportError here means the extra is missing)
 
-from nervo.backend.numba import act
+from nervo.backend.numba import act, attn, rnn
 
 KERNELS = {}
-for _family in (act,):
+for _family in (act, rnn, attn):
     KERNELS.update(_family.KERNELS)
