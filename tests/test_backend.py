@@ -129,3 +129,43 @@ def test_cli_info():
     r = subprocess.run([sys.executable, "-m", "nervo.cli", "info"], capture_output=True, text=True)
     assert r.returncode == 0, r.stderr
     assert "backend" in r.stdout and "isa" in r.stdout
+
+
+FORK_CODE = """
+import os, sys, time
+import numpy as np, nervo
+x = np.random.default_rng(0).standard_normal(1_000_000).astype(np.float32)
+want = nervo.ops.gelu(x)              # thread pools are warm now
+r, w = os.pipe()
+pid = os.fork()
+if pid == 0:
+    try:
+        ok = np.array_equal(nervo.ops.gelu(x), want)
+        msg = b"ok" if ok else b"wrong"
+    except RuntimeError as e:
+        msg = b"error: " + str(e).encode()
+    os.write(w, msg)
+    os._exit(0)
+deadline = time.time() + 60
+while time.time() < deadline:
+    done, status = os.waitpid(pid, os.WNOHANG)
+    if done:
+        break
+    time.sleep(0.05)
+else:
+    os.kill(pid, 9)
+    print("HUNG")
+    sys.exit(0)
+os.close(w)
+print(os.read(r, 4096).decode())
+"""
+
+
+@pytest.mark.parametrize("name", ["native", "numba"])
+def test_fork_after_warmup_works_or_raises_clearly(name):
+    if name not in B.available_backends():
+        pytest.skip(f"{name} backend not available")
+    r = _run(FORK_CODE, NERVO_BACKEND=name)
+    assert r.returncode == 0, r.stderr
+    out = r.stdout.strip()
+    assert out == "ok" or ("error:" in out and "spawn" in out), out

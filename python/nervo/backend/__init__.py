@@ -28,8 +28,11 @@ class _Registry(dict):
     """name -> kernel for the active backend; a missing backend raises on first use."""
 
     missing_reason = ""
+    blocked_reason = ""
 
     def __missing__(self, name):
+        if self.blocked_reason:
+            raise RuntimeError(self.blocked_reason)
         if self.missing_reason:
             raise ImportError(f"nervo: no kernel backend is available ({self.missing_reason}); "
                               f"{_NUMBA_HINT}, or reinstall nervo with a C++ compiler present")
@@ -111,7 +114,7 @@ def set_backend(name: str) -> None:
         raise ValueError(f"nervo.set_backend: unknown backend {name!r} (expected 'native' or 'numba')")
     K.clear()
     K.update(table)
-    K.missing_reason = ""
+    K.missing_reason = K.blocked_reason = ""
     _state["backend"] = name
 
 
@@ -171,6 +174,27 @@ def info() -> dict:
     }
 
 
+def _after_fork_in_child() -> None:
+    """A child forked after the kernels' thread pools started: GNU OpenMP would hang in the native
+    kernels and numba's OpenMP layer aborts the process. Keep the child usable (native kernels run
+    single-threaded there) or make it fail with a clear error (numba), never hang."""
+    if _native is not None:
+        _native.set_num_threads(1)
+        _state["threads"] = 1
+    if _numba_table is not None and _state["backend"] == "numba":
+        try:
+            import numba
+            layer = numba.threading_layer()
+        except (ImportError, ValueError):  # ValueError: numba's threads never started
+            return
+        if layer == "omp":
+            K.clear()
+            K.blocked_reason = (
+                "nervo: this process was forked after numba's OpenMP threads started, and numba "
+                "cannot run parallel kernels in a forked child; use multiprocessing's 'spawn' start "
+                "method (multiprocessing.set_start_method('spawn')) or the native backend")
+
+
 def _init() -> None:
     want = os.environ.get("NERVO_BACKEND", "").strip().lower()
     if want:
@@ -198,3 +222,5 @@ def _init() -> None:
 
 
 _init()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
