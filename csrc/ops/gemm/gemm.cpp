@@ -4,7 +4,11 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cmath>
+
+#include "core/cpu.h"
+#include "ops/gemm/gemm_kernels.h"
 
 namespace nervo {
 namespace gemm {
@@ -51,6 +55,62 @@ void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64
            int64_t cs_a, const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C,
            int64_t ldc, const Epilogue<double>& ep) {
   gemm_simple(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep);
+}
+
+template <class T, class F>
+void batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t bs_a,
+             int64_t rs_a, int64_t cs_a, const T* B, int64_t bs_b, int64_t rs_b, int64_t cs_b, T beta,
+             T* C, int64_t bs_c, int64_t ldc, const Epilogue<T>& ep, F gemm_one) {
+  // One matrix per thread when each is too small to split well (inner calls then run serially).
+  const bool outer = batch > 1 && M * N * K < (int64_t(1) << 21) && !omp_in_parallel();
+#pragma omp parallel for schedule(static) if (outer)
+  for (int64_t b = 0; b < batch; ++b)
+    gemm_one(M, N, K, alpha, A + b * bs_a, rs_a, cs_a, B + b * bs_b, rs_b, cs_b, beta, C + b * bs_c,
+             ldc, ep);
+}
+
+void sgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t bs_a, int64_t rs_a, int64_t cs_a, const float* B, int64_t bs_b,
+                   int64_t rs_b, int64_t cs_b, float beta, float* C, int64_t bs_c, int64_t ldc,
+                   const Epilogue<float>& ep) {
+  batched(batch, M, N, K, alpha, A, bs_a, rs_a, cs_a, B, bs_b, rs_b, cs_b, beta, C, bs_c, ldc, ep,
+          sgemm);
+}
+
+void dgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                   int64_t bs_a, int64_t rs_a, int64_t cs_a, const double* B, int64_t bs_b,
+                   int64_t rs_b, int64_t cs_b, double beta, double* C, int64_t bs_c, int64_t ldc,
+                   const Epilogue<double>& ep) {
+  batched(batch, M, N, K, alpha, A, bs_a, rs_a, cs_a, B, bs_b, rs_b, cs_b, beta, C, bs_c, ldc, ep,
+          dgemm);
+}
+
+const Kernels& kernels() {
+  switch (current_isa()) {
+    case Isa::avx512: return kernels_avx512;
+    case Isa::avx2: return kernels_avx2;
+    default: return kernels_ref;
+  }
+}
+
+double peak_gflops(int threads, double seconds) {
+  const Kernels& k = kernels();
+  double flops = 0.0, elapsed = 0.0;
+  // Each thread repeats a fixed chunk until `seconds` have passed; the rate is the total work over
+  // the slowest thread's time (a warm-up chunk first lets the clock reach its sustained speed).
+#pragma omp parallel num_threads(threads) reduction(+ : flops) reduction(max : elapsed)
+  {
+    constexpr int64_t kChunk = 1 << 16;
+    k.fma_loop_f32(kChunk);
+    const double t0 = omp_get_wtime();
+    double t = t0;
+    do {
+      flops += k.fma_loop_f32(kChunk);
+      t = omp_get_wtime();
+    } while (t - t0 < seconds);
+    elapsed = t - t0;
+  }
+  return flops / std::max(elapsed, 1e-9) / 1e9;
 }
 
 }  // namespace gemm

@@ -32,5 +32,22 @@ void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64
            int64_t cs_a, const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C,
            int64_t ldc, const Epilogue<double>& ep = {});
 
+// A batch of independent GEMMs: matrix b of each operand starts at X + b * bs_x (a batch stride of
+// 0 broadcasts one matrix over the batch). C matrices must not overlap. Small problems run one
+// matrix per thread; large ones run one after another, each with all threads.
+void sgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
+                   int64_t bs_a, int64_t rs_a, int64_t cs_a, const float* B, int64_t bs_b,
+                   int64_t rs_b, int64_t cs_b, float beta, float* C, int64_t bs_c, int64_t ldc,
+                   const Epilogue<float>& ep = {});
+
+void dgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, double alpha, const double* A,
+                   int64_t bs_a, int64_t rs_a, int64_t cs_a, const double* B, int64_t bs_b,
+                   int64_t rs_b, int64_t cs_b, double beta, double* C, int64_t bs_c, int64_t ldc,
+                   const Epilogue<double>& ep = {});
+
+// Measured FP32 FMA throughput in GFLOP/s on `threads` threads at the current ISA level
+// (register-resident FMAs, no memory traffic), each thread running for about `seconds`.
+double peak_gflops(int threads, double seconds);
+
 }  // namespace gemm
 }  // namespace nervo

@@ -9,3 +9,4 @@ from nervo.ops.rnn import *  # noqa: F401,F403
 from nervo.ops import rnn  # noqa: F401
 from nervo.ops.attn import *  # noqa: F401,F403
 from nervo.ops import attn  # noqa: F401
+from nervo.ops.gemm import gemm, matmul, peak_gflops  # noqa: F401

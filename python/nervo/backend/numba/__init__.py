@@ -5,8 +5,8 @@ turns that into a message naming the ``nervo[numba]`` extra).
 """
 import numba  # noqa: F401  (ImportError here means the extra is missing)
 
-from nervo.backend.numba import act, attn, rnn
+from nervo.backend.numba import act, attn, gemm, rnn
 
 KERNELS = {}
-for _family in (act, rnn, attn):
+for _family in (act, gemm, rnn, attn):
     KERNELS.update(_family.KERNELS)

@@ -1,6 +1,7 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act
+from nervo.bench.cases import act, gemm
 
 FAMILIES = {
     "act": act,
+    "gemm": gemm,
 }
