@@ -26,6 +26,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="show version, backend, ISA level, threads and compiler")
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_info)
+    __import__("nervo.bench.cli", fromlist=["register"]).register(sub)  # `nervo bench`
     return parser
 
 

@@ -168,6 +168,7 @@ def matmul(a, b, out=None) -> np.ndarray:
         >>> import numpy as np, nervo.ops as ops
         >>> ops.matmul(np.ones((2, 3, 4), np.float32), np.ones((1, 4, 2), np.float32))[0]
         array([[4., 4.],
+               [4., 4.],
                [4., 4.]], dtype=float32)
     """
     call = "nervo.ops.matmul"
