@@ -133,7 +133,7 @@ void backward_t(int mode, bool reverse, const py::array& x, const py::array& w_i
                 const py::array& w_hh, const py::object& b_ih, const py::object& b_hh,
                 const py::array& h0, const py::object& c0, const py::object& lengths,
                 const py::array& hs, const py::object& cs, const py::array& ws,
-                const py::array& dhs, const py::object& dcn, py::array& dx, py::array& dw_ih,
+                const py::array& dhs, const py::object& dcn, const py::object& dx, py::array& dw_ih,
                 py::array& dw_hh, const py::object& db_ih, const py::object& db_hh,
                 py::array& dh0, const py::object& dc0, DType dt) {
   Common<T> c = common<T>(mode, reverse, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, dt, kBwd);
@@ -146,8 +146,6 @@ void backward_t(int mode, bool reverse, const py::array& x, const py::array& w_i
   require_size(ws, c.TBH * rnn::ws_units(a.mode), kBwd, "ws");
   require_dtype(dhs, dt, kBwd, "dhs");
   require_size(dhs, c.TBH, kBwd, "dhs");
-  require_dtype(dx, dt, kBwd, "dx");
-  require_size(dx, x.size(), kBwd, "dx");
   require_dtype(dw_ih, dt, kBwd, "dw_ih");
   require_size(dw_ih, w_ih.size(), kBwd, "dw_ih");
   require_dtype(dw_hh, dt, kBwd, "dw_hh");
@@ -159,7 +157,7 @@ void backward_t(int mode, bool reverse, const py::array& x, const py::array& w_i
   const T* wsp = in_ptr<T>(ws, kBwd, "ws");
   const T* dhsp = in_ptr<T>(dhs, kBwd, "dhs");
   const T* dcnp = opt_in<T>(dcn, dt, c.BH, kBwd, "dcn");
-  T* dxp = out_ptr<T>(dx, kBwd, "dx");
+  T* dxp = opt_out<T>(dx, dt, x.size(), kBwd, "dx");
   T* dwip = out_ptr<T>(dw_ih, kBwd, "dw_ih");
   T* dwhp = out_ptr<T>(dw_hh, kBwd, "dw_hh");
   T* dbip = opt_out<T>(db_ih, dt, GH, kBwd, "db_ih");
@@ -180,7 +178,7 @@ void rnn_backward(int mode, bool reverse, const py::array& x, const py::array& w
                   const py::array& w_hh, const py::object& b_ih, const py::object& b_hh,
                   const py::array& h0, const py::object& c0, const py::object& lengths,
                   const py::array& hs, const py::object& cs, const py::array& ws,
-                  const py::array& dhs, const py::object& dcn, py::array& dx, py::array& dw_ih,
+                  const py::array& dhs, const py::object& dcn, const py::object& dx, py::array& dw_ih,
                   py::array& dw_hh, const py::object& db_ih, const py::object& db_hh,
                   py::array& dh0, const py::object& dc0) {
   const DType dt = float_dtype(x, kBwd, "x");
@@ -203,7 +201,7 @@ void bind_rnn(py::module_& m, py::list& kernels) {
         py::arg("w_ih"), py::arg("w_hh"), py::arg("b_ih").none(true), py::arg("b_hh").none(true),
         py::arg("h0"), py::arg("c0").none(true), py::arg("lengths").none(true), py::arg("hs"),
         py::arg("cs").none(true), py::arg("ws"), py::arg("dhs"), py::arg("dcn").none(true),
-        py::arg("dx"), py::arg("dw_ih"), py::arg("dw_hh"), py::arg("db_ih").none(true),
+        py::arg("dx").none(true), py::arg("dw_ih"), py::arg("dw_hh"), py::arg("db_ih").none(true),
         py::arg("db_hh").none(true), py::arg("dh0"), py::arg("dc0").none(true));
   kernels.append("rnn_forward");
   kernels.append("rnn_backward");

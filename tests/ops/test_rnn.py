@@ -61,6 +61,10 @@ def test_no_bias_and_default_states(backend, rng, mode):
     check_tensor(r.hs, hs, 1e-4, 2e-5, mode)
     g = ops.rnn_backward(np.ones_like(r.hs), x, w_ih, w_hh, None, None, r, mode=mode)
     assert g.db_ih is None and g.db_hh is None
+    g2 = ops.rnn_backward(np.ones_like(r.hs), x, w_ih, w_hh, None, None, r, mode=mode, need_dx=False)
+    assert g2.dx is None
+    check_tensor(g2.dw_ih, g.dw_ih, 0, 0, "dw_ih without dx")
+    check_tensor(g2.dh0, g.dh0, 0, 0, "dh0 without dx")
 
 
 @pytest.mark.parametrize("T,B,I,H", [(0, 3, 4, 5), (4, 0, 4, 5), (4, 3, 0, 5), (4, 3, 4, 0)])

@@ -170,12 +170,14 @@ void backward_impl(const Args<T>& a, const T* hs, const T* cs, const T* ws, cons
   // dw_ih = dg_x^T @ x and dx = dg_x @ w_ih. GRU's dg_x is columns [0, 2H) and [3H, 4H).
   if (!gru) {
     gemm_t(GH, I, TB, T(1), dg.data(), 1, DW, a.x, I, 1, T(0), dw_ih, I);
-    gemm_t(TB, I, GH, T(1), dg.data(), DW, 1, a.w_ih, I, 1, T(0), dx, I);
+    if (dx) gemm_t(TB, I, GH, T(1), dg.data(), DW, 1, a.w_ih, I, 1, T(0), dx, I);
   } else {
     gemm_t(2 * H, I, TB, T(1), dg.data(), 1, DW, a.x, I, 1, T(0), dw_ih, I);
     gemm_t(H, I, TB, T(1), dg.data() + 3 * H, 1, DW, a.x, I, 1, T(0), dw_ih + 2 * H * I, I);
-    gemm_t(TB, I, 2 * H, T(1), dg.data(), DW, 1, a.w_ih, I, 1, T(0), dx, I);
-    gemm_t(TB, I, H, T(1), dg.data() + 3 * H, DW, 1, a.w_ih + 2 * H * I, I, 1, T(1), dx, I);
+    if (dx) {
+      gemm_t(TB, I, 2 * H, T(1), dg.data(), DW, 1, a.w_ih, I, 1, T(0), dx, I);
+      gemm_t(TB, I, H, T(1), dg.data() + 3 * H, DW, 1, a.w_ih + 2 * H * I, I, 1, T(1), dx, I);
+    }
   }
   if (db_hh) column_sums(dg.data(), TB, DW, 0, GH, db_hh);
   if (db_ih) {

@@ -13,7 +13,8 @@
 //   Work: one GEMM for the input projection of all steps (bias fused), then per step one GEMM
 //   for the hidden projection and one fused pass for the nonlinearities and the state update.
 // Backward: inputs dhs (T, B, H) = dL/dhs (gradient of the carried states, h_n's gradient added
-//   by the caller) and dcn (B, H) or nullptr (LSTM: dL/dc_n). Overwrites dx (T,B,I), dw_ih, dw_hh,
+//   by the caller) and dcn (B, H) or nullptr (LSTM: dL/dc_n). Overwrites dx (T,B,I; nullptr: not
+//   wanted, its GEMM is skipped), dw_ih, dw_hh,
 //   db_ih, db_hh (when the biases exist), dh0, dc0 (LSTM). Backward through time: per step one
 //   fused pass (gate gradients) and one GEMM (dh_prev), then the weight gradients as one GEMM
 //   each over all steps.

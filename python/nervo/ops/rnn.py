@@ -48,7 +48,7 @@ class RNNForward(NamedTuple):
 
 
 class RNNGrads(NamedTuple):
-    dx: np.ndarray
+    dx: Optional[np.ndarray]
     dw_ih: np.ndarray
     dw_hh: np.ndarray
     db_ih: Optional[np.ndarray]
@@ -147,7 +147,7 @@ def rnn_forward(x, w_ih, w_hh, b_ih=None, b_hh=None, h0=None, c0=None, *, mode="
 
 
 def rnn_backward(dhs, x, w_ih, w_hh, b_ih, b_hh, saved: RNNForward, *, dcn=None, mode="lstm",
-                 lengths=None, reverse=False) -> RNNGrads:
+                 lengths=None, reverse=False, need_dx=True) -> RNNGrads:
     """Backward through time of :func:`rnn_forward`.
 
     Args:
@@ -156,6 +156,7 @@ def rnn_backward(dhs, x, w_ih, w_hh, b_ih, b_hh, saved: RNNForward, *, dcn=None,
         x, w_ih, w_hh, b_ih, b_hh, mode, lengths, reverse: as given to the forward.
         saved: the forward's return value.
         dcn: (B, H) gradient with respect to the final cell state (LSTM), or None.
+        need_dx: False skips the input gradient's GEMM (dx is then None).
 
     Returns:
         RNNGrads(dx, dw_ih, dw_hh, db_ih, db_hh, dh0, dc0), each overwritten (not accumulated);
@@ -176,7 +177,7 @@ def rnn_backward(dhs, x, w_ih, w_hh, b_ih, b_hh, saved: RNNForward, *, dcn=None,
             raise ValueError(f"{call}: dcn has shape {fmt_shape(dcn.shape)}, expected {fmt_shape((B, H))}")
     if saved.hs.shape != (T, B, H) or saved.ws.shape != (T, B, _WS_UNITS[mode] * H):
         raise ValueError(f"{call}: saved forward state does not match x and the weights")
-    dx = np.empty_like(x)
+    dx = np.empty_like(x) if need_dx else None
     dw_ih = np.empty_like(w_ih)
     dw_hh = np.empty_like(w_hh)
     db_ih = None if b_ih is None else np.empty_like(b_ih)

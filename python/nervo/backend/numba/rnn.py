@@ -64,7 +64,7 @@ def _forward(mode, reverse, x, w_ih, w_hh, bias_x, b_hh, h0, c0, lens, hs, cs, w
 
 
 @njit(cache=True)
-def _backward(mode, reverse, x, w_ih, w_hh, h0, c0, lens, hs, cs, ws, dhs, dcn, dx, dw_ih, dw_hh,
+def _backward(mode, reverse, x, w_ih, w_hh, h0, c0, lens, hs, cs, ws, dhs, dcn, want_dx, dx, dw_ih, dw_hh,
               db_ih, db_hh, dh0, dc0):
     T, B, I = x.shape
     GH, H = w_hh.shape
@@ -132,7 +132,8 @@ def _backward(mode, reverse, x, w_ih, w_hh, h0, c0, lens, hs, cs, ws, dhs, dcn, 
         dgx = dgh
     x2 = x.reshape(T * B, I)
     dw_ih[:] = np.dot(dgx.T, x2)
-    dx[:] = np.dot(dgx, w_ih).reshape(T, B, I)
+    if want_dx:
+        dx[:] = np.dot(dgx, w_ih).reshape(T, B, I)
     db_hh[:] = dgh.sum(axis=0)
     db_ih[:] = dgx.sum(axis=0)
 
@@ -174,8 +175,9 @@ def rnn_backward(mode, reverse, x, w_ih, w_hh, b_ih, b_hh, h0, c0, lengths, hs, 
     dc0_ = dc0 if dc0 is not None else np.empty((B, H), dt)
     dbi = db_ih if db_ih is not None else np.empty(GH, dt)
     dbh = db_hh if db_hh is not None else np.empty(GH, dt)
+    dx_ = dx if dx is not None else np.empty((0, 0, 0), dt)
     _backward(mode, bool(reverse), x, w_ih, w_hh, h0, c0_, _lens(lengths, T, B), hs, cs_, ws, dhs,
-              dcn_, dx, dw_ih, dw_hh, dbi, dbh, dh0, dc0_)
+              dcn_, dx is not None, dx_, dw_ih, dw_hh, dbi, dbh, dh0, dc0_)
 
 
 KERNELS = {"rnn_forward": rnn_forward, "rnn_backward": rnn_backward}
