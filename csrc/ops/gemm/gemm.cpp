@@ -1,11 +1,33 @@
-// A simple implementation of the GEMM contract (correct, cache-naive): a loop
-// nest with the epilogue. The GEMM issue replaces it with the packed, blocked, per-ISA version.
+// GEMM, the BLIS way: blocking, packing, threading and edge tiles, written once for every ISA level
+// and both dtypes; the per-ISA microkernels and block sizes come from gemm_kernels.h's tables.
+//
+// Sizes: M, N, K of the contract (gemm.h); MR x NR the microkernel tile; MC, KC, NC the cache
+// blocks. Loop nest (BLIS's five loops around the microkernel):
+//
+//   for jc in N step NC                       B panel (KC x NC) packed once, shared by all threads (L3)
+//     for pc in K step KC                     C += A(:, pc) B(pc, :); the first block applies beta,
+//                                              the last the bias and activation (fused epilogue)
+//       for ic in (this thread's rows) step MC   A block (MC x KC) packed per thread (L2)
+//         for jr in (this thread's columns) step NR   B sliver (KC x NR) stays in L1 across ir
+//           for ir in MC step MR                  microkernel: MR x NR tile of C in registers
+//
+// Threads: one OpenMP team per call. Threads split the M x N tiles of C on a tm x tn grid (rows
+// first: then no A block is packed twice); all of them pack the shared B panel together. Each
+// element of C is computed by one thread in the same order whatever the thread count, so results
+// are bitwise identical for any number of threads. Called inside a parallel region (conv's
+// per-image loop) the call runs on the calling thread alone (omp_in_parallel).
+//
+// Edges: panels are zero-padded to whole MR/NR slivers when packed; a partial C tile is computed
+// into an MR x NR scratch tile and copied out, so the microkernels only know full tiles.
 #include "ops/gemm/gemm.h"
 
 #include <omp.h>
 
 #include <algorithm>
 #include <cmath>
+#include <cstdlib>
+#include <cstring>
+#include <new>
 
 #include "core/cpu.h"
 #include "ops/gemm/gemm_kernels.h"
@@ -14,47 +36,155 @@ namespace nervo {
 namespace gemm {
 namespace {
 
-template <class T>
-T apply_act(T v, Act act) {
-  switch (act) {
-    case Act::relu: return v < T(0) ? T(0) : v;
-    case Act::gelu: return T(0.5) * v * (T(1) + std::erf(v * T(0.70710678118654752)));
-    case Act::sigmoid: return T(1) / (T(1) + std::exp(-v));
-    case Act::tanh: return std::tanh(v);
-    default: return v;
-  }
-}
+// Below this many flops per thread, extra threads cost more (team wake-up, barriers) than they
+// save. Measured: see the sweep in benchmarks/bench_gemm.py's notes (README performance table).
+constexpr double kMinFlopsPerThread = 2.0 * 48 * 48 * 48;
+// A batch of matrices smaller than this runs one matrix per thread (a 256^3 product is the size
+// at which splitting one matrix over threads stops losing to the barriers).
+constexpr double kBatchOuterFlops = 2.0 * 256 * 256 * 256;
 
-template <class T>
-void gemm_simple(int64_t M, int64_t N, int64_t K, T alpha, const T* A, int64_t rs_a, int64_t cs_a,
-                 const T* B, int64_t rs_b, int64_t cs_b, T beta, T* C, int64_t ldc,
-                 const Epilogue<T>& ep) {
-#pragma omp parallel for schedule(static) if (M * N * K > 32768 && !omp_in_parallel())
-  for (int64_t i = 0; i < M; ++i) {
-    T* c = C + i * ldc;
-    for (int64_t j = 0; j < N; ++j) c[j] = beta == T(0) ? T(0) : beta * c[j];
-    for (int64_t k = 0; k < K; ++k) {
-      const T a = alpha * A[i * rs_a + k * cs_a];
-      const T* b = B + k * rs_b;
-      for (int64_t j = 0; j < N; ++j) c[j] += a * b[j * cs_b];
+// Grow-only, 64-byte aligned scratch memory, one per thread (OpenMP threads persist, so the
+// buffers are reused across calls instead of being faulted in again).
+class Scratch {
+ public:
+  ~Scratch() { std::free(p_); }
+  void* get(size_t bytes) {
+    if (bytes > n_) {
+      std::free(p_);
+      n_ = (bytes + 4095) & ~size_t(4095);
+      p_ = std::aligned_alloc(64, n_);
+      if (!p_) {
+        n_ = 0;
+        throw std::bad_alloc();
+      }
     }
-    if (ep.bias || ep.act != Act::none)
-      for (int64_t j = 0; j < N; ++j) c[j] = apply_act(c[j] + (ep.bias ? ep.bias[j] : T(0)), ep.act);
+    return p_;
+  }
+
+ private:
+  void* p_ = nullptr;
+  size_t n_ = 0;
+};
+
+// The calling thread's workspace: the shared B panel, then per thread its A block, a scratch C tile
+// and a bias tile. Allocated before the parallel region, so no exception can start inside it.
+thread_local Scratch tl_workspace;
+
+// Splits `threads` into a tm x tn grid over mt row tiles and nt column tiles: the grid with the
+// fewest tiles on the busiest thread, rows first on ties (no A block is then packed twice).
+void thread_grid(int threads, int64_t mt, int64_t ntiles, int& tm, int& tn) {
+  tm = threads;
+  tn = 1;
+  int64_t best = -1;
+  for (int d = threads; d >= 1; --d) {
+    if (threads % d) continue;
+    const int64_t e = threads / d;
+    const int64_t load = ((mt + d - 1) / d) * ((ntiles + e - 1) / e);
+    if (best < 0 || load < best) {
+      best = load;
+      tm = d;
+      tn = static_cast<int>(e);
+    }
   }
 }
 
-}  // namespace
+template <class T>
+void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                  int64_t rs_a, int64_t cs_a, const T* B, int64_t rs_b, int64_t cs_b, T beta, T* C,
+                  int64_t ldc, const Epilogue<T>& ep) {
+  if (M <= 0 || N <= 0) return;
+  const int MR = cfg.mr, NR = cfg.nr;
+  // Blocks evened out: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a short last block would cost
+  // a full pass over C for little work). Same for the rows each thread owns (below) and NC.
+  auto even = [](int64_t n, int64_t blk, int64_t unit) {
+    const int64_t nb = std::max<int64_t>(1, (n + blk - 1) / blk);
+    return std::max<int64_t>(unit, ((n + nb - 1) / nb + unit - 1) / unit * unit);
+  };
+  const int64_t KC = even(K, cfg.kc, 1), NC = even(N, cfg.nc, NR);
+  const int64_t mt = (M + MR - 1) / MR;
+  const int64_t ntiles_panel = (std::min(N, NC) + NR - 1) / NR;
 
-void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t rs_a, int64_t cs_a,
-           const float* B, int64_t rs_b, int64_t cs_b, float beta, float* C, int64_t ldc,
-           const Epilogue<float>& ep) {
-  gemm_simple(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep);
-}
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  const double flops = 2.0 * double(M) * double(N) * double(std::max<int64_t>(K, 1));
+  threads = static_cast<int>(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
+  threads = static_cast<int>(std::min<int64_t>(threads, mt * ntiles_panel));
+  int tm, tn;
+  thread_grid(threads, mt, ntiles_panel, tm, tn);
 
-void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t rs_a,
-           int64_t cs_a, const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C,
-           int64_t ldc, const Epilogue<double>& ep) {
-  gemm_simple(M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep);
+  const int64_t kc_max = std::min<int64_t>(KC, std::max<int64_t>(K, 1));
+  const int64_t b_elems = kc_max * ((std::min<int64_t>(NC, N) + NR - 1) / NR) * NR;
+  const int64_t rows_max = (mt + tm - 1) / tm * MR;
+  // Per thread: A block, C tile, bias tile; each rounded up to 64 bytes.
+  auto round64 = [](int64_t elems) { return (elems * int64_t(sizeof(T)) + 63) / 64 * 64 / int64_t(sizeof(T)); };
+  const int64_t MC = even(rows_max, cfg.mc, MR);
+  const int64_t a_elems = round64(std::min(MC, rows_max) * kc_max);
+  const int64_t per_thread = a_elems + round64(MR * NR) + round64(NR);
+  T* const Bp = static_cast<T*>(
+      tl_workspace.get(sizeof(T) * (round64(b_elems) + threads * per_thread)));
+
+#pragma omp parallel num_threads(threads) if (threads > 1)
+  {
+    const int tid = omp_get_thread_num();
+    const int ti = tid / tn, tj = tid % tn;
+    const int64_t r0 = std::min(M, mt * ti / tm * MR), r1 = std::min(M, mt * (ti + 1) / tm * MR);
+    T* const Ap = Bp + round64(b_elems) + tid * per_thread;
+    T* const ctile = Ap + a_elems;
+    T* const btile = ctile + round64(MR * NR);
+
+    for (int64_t jc = 0; jc < N; jc += NC) {
+      const int64_t nc = std::min(NC, N - jc);
+      const int64_t nsl = (nc + NR - 1) / NR;
+      const int64_t s0 = nsl * tj / tn, s1 = nsl * (tj + 1) / tn;
+      const int64_t ngroups = std::min<int64_t>(nsl, threads);
+      for (int64_t pc = 0; pc < std::max<int64_t>(K, 1); pc += KC) {
+        const int64_t kc = std::min(KC, K - pc);  // 0 when K == 0: C = beta C + epilogue
+        const bool first = pc == 0, last = pc + KC >= K;
+        // All threads pack the shared B panel (each a run of whole slivers), then wait for it.
+#pragma omp for schedule(static)
+        for (int64_t g = 0; g < ngroups; ++g) {
+          const int64_t sa = nsl * g / ngroups, sb = nsl * (g + 1) / ngroups;
+          if (sa < sb)
+            cfg.pack(Bp + sa * kc * NR, NR, B + pc * rs_b + (jc + sa * NR) * cs_b, cs_b, rs_b,
+                     std::min(nc, sb * NR) - sa * NR, kc);
+        }
+        TileStore<T> st{alpha, first ? beta : T(1), nullptr, Act::none};
+        for (int64_t ic = r0; ic < r1; ic += MC) {
+          const int64_t mc = std::min(MC, r1 - ic);
+          cfg.pack(Ap, MR, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc);
+          for (int64_t s = s0; s < s1; ++s) {
+            const int64_t j = jc + s * NR;
+            const int n = static_cast<int>(std::min<int64_t>(NR, N - j));
+            const T* bs = Bp + s * kc * NR;
+            if (last && ep.bias) {
+              if (n == NR) {
+                st.bias = ep.bias + j;
+              } else {
+                std::fill(btile, btile + NR, T(0));
+                std::copy(ep.bias + j, ep.bias + j + n, btile);
+                st.bias = btile;
+              }
+            }
+            st.act = last ? ep.act : Act::none;
+            for (int64_t ir = 0; ir < mc; ir += MR) {
+              const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
+              const T* as = Ap + ir * kc;
+              T* c = C + (ic + ir) * ldc + j;
+              if (m == MR && n == NR) {
+                cfg.packed(kc, as, 1, MR, bs, NR, c, ldc, st);
+              } else {
+                if (st.beta != T(0))
+                  for (int i = 0; i < m; ++i) std::copy(c + i * ldc, c + i * ldc + n, ctile + i * NR);
+                cfg.packed(kc, as, 1, MR, bs, NR, ctile, NR, st);
+                for (int i = 0; i < m; ++i) std::copy(ctile + i * NR, ctile + i * NR + n, c + i * ldc);
+              }
+            }
+          }
+        }
+        // Nobody may repack B while another thread still reads it.
+#pragma omp barrier
+      }
+    }
+  }
 }
 
 template <class T, class F>
@@ -62,11 +192,33 @@ void batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A
              int64_t rs_a, int64_t cs_a, const T* B, int64_t bs_b, int64_t rs_b, int64_t cs_b, T beta,
              T* C, int64_t bs_c, int64_t ldc, const Epilogue<T>& ep, F gemm_one) {
   // One matrix per thread when each is too small to split well (inner calls then run serially).
-  const bool outer = batch > 1 && M * N * K < (int64_t(1) << 21) && !omp_in_parallel();
+  const bool outer = batch > 1 && 2.0 * M * N * K < kBatchOuterFlops && !omp_in_parallel();
 #pragma omp parallel for schedule(static) if (outer)
   for (int64_t b = 0; b < batch; ++b)
     gemm_one(M, N, K, alpha, A + b * bs_a, rs_a, cs_a, B + b * bs_b, rs_b, cs_b, beta, C + b * bs_c,
              ldc, ep);
+}
+
+}  // namespace
+
+const Kernels& kernels() {
+  switch (current_isa()) {
+    case Isa::avx512: return kernels_avx512;
+    case Isa::avx2: return kernels_avx2;
+    default: return kernels_ref;
+  }
+}
+
+void sgemm(int64_t M, int64_t N, int64_t K, float alpha, const float* A, int64_t rs_a, int64_t cs_a,
+           const float* B, int64_t rs_b, int64_t cs_b, float beta, float* C, int64_t ldc,
+           const Epilogue<float>& ep) {
+  gemm_blocked(kernels().f32, M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep);
+}
+
+void dgemm(int64_t M, int64_t N, int64_t K, double alpha, const double* A, int64_t rs_a,
+           int64_t cs_a, const double* B, int64_t rs_b, int64_t cs_b, double beta, double* C,
+           int64_t ldc, const Epilogue<double>& ep) {
+  gemm_blocked(kernels().f64, M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep);
 }
 
 void sgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, float alpha, const float* A,
@@ -83,14 +235,6 @@ void dgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, double alpha,
                    const Epilogue<double>& ep) {
   batched(batch, M, N, K, alpha, A, bs_a, rs_a, cs_a, B, bs_b, rs_b, cs_b, beta, C, bs_c, ldc, ep,
           dgemm);
-}
-
-const Kernels& kernels() {
-  switch (current_isa()) {
-    case Isa::avx512: return kernels_avx512;
-    case Isa::avx2: return kernels_avx2;
-    default: return kernels_ref;
-  }
 }
 
 double peak_gflops(int threads, double seconds) {

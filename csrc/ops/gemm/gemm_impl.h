@@ -1,13 +1,251 @@
 // The GEMM family's per-ISA code, written once over a Vec type (core/vec_*.h) and instantiated by
-// gemm_ref.cpp, gemm_avx2.cpp and gemm_avx512.cpp inside their own ISA namespace (NERVO_ISA_NS).
+// gemm_ref.cpp, gemm_avx2.cpp and gemm_avx512.cpp inside their own ISA namespace (NERVO_ISA_NS):
+// the register-tiled microkernel with its fused store (alpha, beta, bias, activation) and the FMA
+// peak loop.
 #pragma once
+#include <algorithm>
+#include <cmath>
 #include <cstdint>
+#include <type_traits>
 
 #include "ops/gemm/gemm_kernels.h"
 
 namespace nervo {
 namespace NERVO_ISA_NS {
 namespace gemm_impl {
+
+using gemm::Act;
+using gemm::TileStore;
+
+// The epilogue's activations, as in the activation family (csrc/ops/act/act_impl.h).
+template <class V>
+inline V activate(V x, Act act) {
+  using T = typename V::value_type;
+  if constexpr (V::width == 1 && std::is_same<T, double>::value) {
+    // float64 (the gradient-check precision): the C library's functions, correctly rounded or
+    // nearly so, rather than vmath's float32-grade polynomials.
+    const T v = x.v;
+    switch (act) {
+      case Act::relu: return {v < T(0) ? T(0) : v};
+      case Act::gelu: return {v * T(0.5) * std::erfc(-v * T(0.70710678118654752))};
+      case Act::sigmoid: return {v >= 0 ? T(1) / (T(1) + std::exp(-v)) : std::exp(v) / (T(1) + std::exp(v))};
+      case Act::tanh: return {std::tanh(v)};
+      default: return x;
+    }
+  } else {
+    switch (act) {
+      case Act::relu: return max(V::zero(), x);  // max returns x when x is NaN
+      case Act::gelu: {
+        // x * Phi(x), Phi from erfc of |x| / sqrt(2) so the x < 0 tail keeps its precision.
+        V e = V::set1(T(0.5)) * vm::erfc_pos(abs(x) * V::set1(T(0.70710678118654752)));
+        V cdf = select(x < V::zero(), e, V::set1(T(1.0)) - e);
+        return select(isnan(x), x, x * cdf);
+      }
+      case Act::sigmoid: return vm::sigmoid(x);
+      case Act::tanh: return vm::tanh(x);
+      default: return x;
+    }
+  }
+}
+
+// C tile = alpha * AB + beta * C (+ bias, activation): the fused store of every microkernel.
+template <class V, int MR, int NV>
+__attribute__((always_inline)) inline void store_tile(V (&acc)[MR][NV], typename V::value_type* c, int64_t ldc,
+                       const TileStore<typename V::value_type>& st) {
+  constexpr int W = V::width;
+  const V alpha = V::set1(st.alpha);
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = acc[i][v] * alpha;
+  if (st.beta != 0) {
+    const V beta = V::set1(st.beta);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = fma(beta, V::load(c + i * ldc + v * W), acc[i][v]);
+  }
+  if (st.bias) {
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) {
+      const V bv = V::load(st.bias + v * W);
+#pragma GCC unroll 16
+      for (int i = 0; i < MR; ++i) acc[i][v] = acc[i][v] + bv;
+    }
+  }
+  if (st.act != Act::none) {
+    for (int i = 0; i < MR; ++i)
+      for (int v = 0; v < NV; ++v) acc[i][v] = activate(acc[i][v], st.act);
+  }
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v].store(c + i * ldc + v * W);
+}
+
+// The microkernel: an MR x (NV * width) tile of C held in MR * NV vector registers.
+// Per k: NV vector loads of b, MR broadcasts of a, MR * NV FMAs. Contract: gemm_kernels.h.
+// kPackedA: a is a packed sliver (element (i, k) at a[k * MR + i]), else read with rs_a/cs_a.
+template <class V, int MR, int NV, bool kPackedA>
+void ukernel(int64_t kc, const typename V::value_type* a, int64_t rs_a, int64_t cs_a,
+             const typename V::value_type* b, int64_t rs_b, typename V::value_type* c, int64_t ldc,
+             const TileStore<typename V::value_type>& st) {
+  constexpr int W = V::width;
+  V acc[MR][NV];
+#pragma GCC unroll 16
+  for (int i = 0; i < MR; ++i)
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) acc[i][v] = V::zero();
+  for (int i = 0; i < MR; ++i) __builtin_prefetch(c + i * ldc, 1, 3);
+  const int64_t step_a = kPackedA ? MR : cs_a;
+  const int64_t row_a = kPackedA ? 1 : rs_a;
+#pragma GCC unroll 4
+  for (int64_t k = 0; k < kc; ++k) {
+    V bv[NV];
+#pragma GCC unroll 8
+    for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * W);
+#pragma GCC unroll 16
+    for (int i = 0; i < MR; ++i) {
+      const V ai = V::set1(a[i * row_a]);
+#pragma GCC unroll 8
+      for (int v = 0; v < NV; ++v) acc[i][v] = fma(ai, bv[v], acc[i][v]);
+    }
+    a += step_a;
+    b += rs_b;
+  }
+  store_tile<V, MR, NV>(acc, c, ldc, st);
+}
+
+template <class V, int MR, int NV>
+constexpr gemm::UkernelFn<typename V::value_type> ukernel_packed() {
+  return &ukernel<V, MR, NV, true>;
+}
+
+template <class V, int MR, int NV>
+constexpr gemm::UkernelFn<typename V::value_type> ukernel_strided() {
+  return &ukernel<V, MR, NV, false>;
+}
+
+#if defined(__AVX2__)
+// Transposes the 8 x 8 block r[0..8) in place: afterwards r[c] = (old r[0][c], ..., old r[7][c]).
+__attribute__((always_inline)) inline void transpose8x8(__m256 (&r)[8]) {
+  __m256 t[8], u[8];
+  for (int i = 0; i < 4; ++i) {
+    t[2 * i] = _mm256_unpacklo_ps(r[2 * i], r[2 * i + 1]);
+    t[2 * i + 1] = _mm256_unpackhi_ps(r[2 * i], r[2 * i + 1]);
+  }
+  for (int i = 0; i < 2; ++i) {
+    u[4 * i + 0] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0x44);
+    u[4 * i + 1] = _mm256_shuffle_ps(t[4 * i], t[4 * i + 2], 0xEE);
+    u[4 * i + 2] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0x44);
+    u[4 * i + 3] = _mm256_shuffle_ps(t[4 * i + 1], t[4 * i + 3], 0xEE);
+  }
+  for (int i = 0; i < 4; ++i) {
+    r[i] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x20);
+    r[i + 4] = _mm256_permute2f128_ps(u[i], u[i + 4], 0x31);
+  }
+}
+
+// Stores the first n < 8 lanes of v (plain stores: masked stores are slow on AMD cores).
+__attribute__((always_inline)) inline void store_first(float* d, __m256 v, int n) {
+  __m128 lo = _mm256_castps256_ps128(v);
+  if (n >= 4) {
+    _mm_storeu_ps(d, lo);
+    lo = _mm256_extractf128_ps(v, 1);
+    d += 4;
+    n -= 4;
+  }
+  if (n >= 2) {
+    _mm_storel_pi(reinterpret_cast<__m64*>(d), lo);
+    lo = _mm_movehl_ps(lo, lo);
+    d += 2;
+    n -= 2;
+  }
+  if (n) _mm_store_ss(d, lo);
+}
+
+inline __m256i row_mask(int n) {
+  return _mm256_cmpgt_epi32(_mm256_set1_epi32(n), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+}
+#endif
+
+// Packs one sliver (the transposing and the generic cases): dst[k * P + r] = src[r * rs + k * cs].
+template <class T>
+void pack_sliver(T* dst, int P, const T* src, int64_t rs, int64_t cs, int R, int64_t kc) {
+  if (R < P) std::fill(dst, dst + kc * P, T(0));
+  int64_t k0 = 0;
+#if defined(__AVX2__)
+  if (std::is_same<T, float>::value && cs == 1) {
+    // Rows contiguous in k: 8 k-values of 8 rows per 8 x 8 transpose; a group of fewer than 8
+    // rows loads its last row again for the missing ones and stores only its own lanes.
+    const float* fsrc = reinterpret_cast<const float*>(src);
+    float* fdst = reinterpret_cast<float*>(dst);
+    const int64_t kc8 = kc / 8 * 8;
+    for (int g = 0; g < R; g += 8) {
+      const int rows = std::min(8, R - g);
+      const float* p[8];
+      for (int i = 0; i < 8; ++i) p[i] = fsrc + (g + std::min(i, rows - 1)) * rs;
+      float* d = fdst + g;
+      for (int64_t k = 0; k < kc8; k += 8) {
+        __m256 r[8];
+        for (int i = 0; i < 8; ++i) r[i] = _mm256_loadu_ps(p[i] + k);
+        transpose8x8(r);
+        if (rows == 8) {
+          for (int c = 0; c < 8; ++c) _mm256_storeu_ps(d + (k + c) * P, r[c]);
+        } else {
+          for (int c = 0; c < 8; ++c) store_first(d + (k + c) * P, r[c], rows);
+        }
+      }
+    }
+    k0 = kc8;
+  } else if (std::is_same<T, float>::value && rs == 1) {
+    // Sliver rows contiguous (A stored transposed): R values per k.
+    const float* fsrc = reinterpret_cast<const float*>(src);
+    float* fdst = reinterpret_cast<float*>(dst);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = fsrc + k * cs;
+      float* d = fdst + k * P;
+      int r = 0;
+      for (; r + 8 <= R; r += 8) _mm256_storeu_ps(d + r, _mm256_loadu_ps(s + r));
+      if (r < R) store_first(d + r, _mm256_maskload_ps(s + r, row_mask(R - r)), R - r);
+    }
+    return;
+  }
+#endif
+  if (cs == 1) {
+    for (int r = 0; r < R; ++r)
+      for (int64_t k = k0; k < kc; ++k) dst[k * P + r] = src[r * rs + k];
+  } else {
+    for (int64_t k = k0; k < kc; ++k)
+      for (int r = 0; r < R; ++r) dst[k * P + r] = src[r * rs + k * cs];
+  }
+}
+
+// The packing routine of gemm_kernels.h (PackFn): R rows into ceil(R / P) slivers.
+template <class T>
+void pack(T* dst, int P, const T* src, int64_t rs, int64_t cs, int64_t R, int64_t kc) {
+  const int64_t full = R / P;  // slivers without padding
+#if defined(__AVX2__)
+  if (std::is_same<T, float>::value && rs == 1 && cs != 1 && P % 8 == 0) {
+    // Panel rows contiguous (B in row-major order): walk along each source row across all full
+    // slivers, so the reads stream through memory instead of striding down the columns.
+    const float* fsrc = reinterpret_cast<const float*>(src);
+    float* fdst = reinterpret_cast<float*>(dst);
+    for (int64_t k = 0; k < kc; ++k) {
+      const float* s = fsrc + k * cs;
+      for (int64_t q = 0; q < full; ++q)
+        for (int v = 0; v < P; v += 8)
+          _mm256_storeu_ps(fdst + q * P * kc + k * P + v, _mm256_loadu_ps(s + q * P + v));
+    }
+    if (full * P < R)
+      pack_sliver(dst + full * P * kc, P, src + full * P, rs, cs, static_cast<int>(R - full * P), kc);
+    return;
+  }
+#endif
+  for (int64_t q = 0; q * P < R; ++q)
+    pack_sliver(dst + q * P * kc, P, src + q * P * rs, rs, cs,
+                static_cast<int>(std::min<int64_t>(P, R - q * P)), kc);
+}
 
 // FMA throughput: 12 independent accumulator chains cover FMA latency (4 cycles) x 2 pipes with
 // room to spare, and all stay in registers (12 of 16 ymm / 32 zmm). The multiplier and addend keep
