@@ -2,11 +2,11 @@
 // by attn_ref.cpp / attn_avx2.cpp / attn_avx512.cpp inside their ISA namespace. Contract and sizes:
 // attn.h (B, N, L, S, E, Ev; blocks kBlockL x kBlockS).
 //
-// Two microkernels carry all the arithmetic:
-//   block_scores: s (nr x kBlockS) = a (nr x D, row stride lda) @ bt (D x kBlockS, packed),
-//     one row at a time with kBlockS / width accumulators fed by broadcast FMAs;
-//   rows_axpy:    out (D) = beta * out + sum_c w[c * w_stride] * m[c * ldm + 0 .. D),
-//     register-blocked over four vectors of out.
+// One microkernel carries all the arithmetic: small_gemm, C (m x n) [+]= A @ B with A read
+// through strides (rs_a, cs_a) (so P^T and dS^T need no copy) and B row-major, in 4 x (2 * width)
+// register tiles (8 accumulators, 2 B loads and 4 A broadcasts per k). Every block product of
+// forward (S = Q K^T, O += P V) and backward (S, dP = dO V^T, dV += P^T dO, dK += dS^T Q,
+// dQ += dS K) is one call; K^T and V^T are packed per key block so B is always row-major.
 #pragma once
 #include <omp.h>
 
@@ -35,45 +35,63 @@ inline void stp(V v, typename V::value_type* p, int64_t n) {
   if (n >= V::width) v.store(p); else v.store_partial(p, static_cast<int>(n));
 }
 
-template <class V>
-void block_scores(const typename V::value_type* a, int64_t lda, int64_t nr, int64_t D,
-                  const typename V::value_type* bt, typename V::value_type* s) {
+template <class V, int MR>
+inline void sg_tile(int64_t k, const typename V::value_type* A, int64_t rs_a, int64_t cs_a,
+                    const typename V::value_type* B, int64_t ldb, int n,
+                    typename V::value_type* C, int64_t ldc, bool accumulate) {
   constexpr int W = V::width;
-  constexpr int NV = static_cast<int>(kBlockS / W);
-  for (int64_t i = 0; i < nr; ++i) {
-    V acc[NV];
-    for (int c = 0; c < NV; ++c) acc[c] = V::zero();
-    const auto* ai = a + i * lda;
-    for (int64_t d = 0; d < D; ++d) {
-      const V ad = V::set1(ai[d]);
-      const auto* b = bt + d * kBlockS;
-      for (int c = 0; c < NV; ++c) acc[c] = fma(ad, V::load(b + c * W), acc[c]);
+  const int n0 = n < W ? n : W, n1 = n - n0;
+  V c0[MR], c1[MR];
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = V::zero();
+  if (n1 == W) {  // the common full tile: unmasked loads
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const V b0 = V::load(B + kk * ldb), b1 = V::load(B + kk * ldb + W);
+      for (int r = 0; r < MR; ++r) {
+        const V a = V::set1(A[r * rs_a + kk * cs_a]);
+        c0[r] = fma(a, b0, c0[r]);
+        c1[r] = fma(a, b1, c1[r]);
+      }
     }
-    for (int c = 0; c < NV; ++c) acc[c].store(s + i * kBlockS + c * W);
+  } else {
+    for (int64_t kk = 0; kk < k; ++kk) {
+      const V b0 = ldp<V>(B + kk * ldb, n0);
+      const V b1 = n1 > 0 ? ldp<V>(B + kk * ldb + W, n1) : V::zero();
+      for (int r = 0; r < MR; ++r) {
+        const V a = V::set1(A[r * rs_a + kk * cs_a]);
+        c0[r] = fma(a, b0, c0[r]);
+        c1[r] = fma(a, b1, c1[r]);
+      }
+    }
+  }
+  for (int r = 0; r < MR; ++r) {
+    auto* c = C + r * ldc;
+    V v0 = c0[r], v1 = c1[r];
+    if (accumulate) {
+      v0 = v0 + ldp<V>(c, n0);
+      if (n1 > 0) v1 = v1 + ldp<V>(c + W, n1);
+    }
+    stp(v0, c, n0);
+    if (n1 > 0) stp(v1, c + W, n1);
   }
 }
 
 template <class V>
-void rows_axpy(typename V::value_type* out, int64_t D, const typename V::value_type* w,
-               int64_t w_stride, int64_t n, const typename V::value_type* m, int64_t ldm,
-               typename V::value_type beta) {
-  using T = typename V::value_type;
-  constexpr int W = V::width;
-  const V vb = V::set1(beta);
-  for (int64_t e0 = 0; e0 < D; e0 += 4 * W) {
-    const int64_t rem = D - e0;
-    const int nv = static_cast<int>(std::min<int64_t>(4, (rem + W - 1) / W));
-    V acc[4];
-    for (int u = 0; u < nv; ++u)
-      acc[u] = beta == T(0) ? V::zero() : vb * ldp<V>(out + e0 + u * W, rem - u * W);
-    for (int64_t c = 0; c < n; ++c) {
-      const T wc = w[c * w_stride];
-      if (wc == T(0)) continue;
-      const V vw = V::set1(wc);
-      const T* mr = m + c * ldm + e0;
-      for (int u = 0; u < nv; ++u) acc[u] = fma(vw, ldp<V>(mr + u * W, rem - u * W), acc[u]);
+void small_gemm(int64_t m, int64_t n, int64_t k, const typename V::value_type* A, int64_t rs_a,
+                int64_t cs_a, const typename V::value_type* B, int64_t ldb,
+                typename V::value_type* C, int64_t ldc, bool accumulate) {
+  constexpr int64_t NB = 2 * V::width;
+  for (int64_t j0 = 0; j0 < n; j0 += NB) {
+    const int nn = static_cast<int>(std::min(NB, n - j0));
+    for (int64_t i0 = 0; i0 < m; i0 += 4) {
+      const auto* a = A + i0 * rs_a;
+      auto* c = C + i0 * ldc + j0;
+      switch (std::min<int64_t>(4, m - i0)) {
+        case 4: sg_tile<V, 4>(k, a, rs_a, cs_a, B + j0, ldb, nn, c, ldc, accumulate); break;
+        case 3: sg_tile<V, 3>(k, a, rs_a, cs_a, B + j0, ldb, nn, c, ldc, accumulate); break;
+        case 2: sg_tile<V, 2>(k, a, rs_a, cs_a, B + j0, ldb, nn, c, ldc, accumulate); break;
+        default: sg_tile<V, 1>(k, a, rs_a, cs_a, B + j0, ldb, nn, c, ldc, accumulate); break;
+      }
     }
-    for (int u = 0; u < nv; ++u) stp(acc[u], out + e0 + u * W, rem - u * W);
   }
 }
 
@@ -144,7 +162,7 @@ void forward(const Args<typename V::value_type>& a, typename V::value_type* out,
       for (int64_t j0 = 0; j0 < kend; j0 += kBlockS) {
         const int64_t nc = std::min(kBlockS, S - j0);
         pack_transposed(k, E, j0, nc, kt.data());
-        block_scores<V>(q, E, nr, E, kt.data(), s.data());
+        small_gemm<V>(nr, kBlockS, E, q, E, 1, kt.data(), kBlockS, s.data(), kBlockS, false);
         for (int64_t i = 0; i < nr; ++i) {
           T* row = s.data() + i * kBlockS;
           masker(row, i0 + i, j0, nc);
@@ -153,7 +171,10 @@ void forward(const Args<typename V::value_type>& a, typename V::value_type* out,
           T mx = reduce_max(vmax);
           for (int64_t c = 0; c < nc; ++c) if (row[c] != row[c]) mx = row[c];  // NaN wins
           const T m_new = std::max(m[i], mx);
-          if (m_new == -inf) continue;  // every score so far is masked
+          if (m_new == -inf) {  // every score so far is masked: this block adds nothing
+            std::fill(row, row + kBlockS, T(0));
+            continue;
+          }
           const T alpha = m[i] == -inf ? T(0) : std::exp(m[i] - m_new);
           const V vm_new = V::set1(m_new);
           V vsum = V::zero();
@@ -168,9 +189,13 @@ void forward(const Args<typename V::value_type>& a, typename V::value_type* out,
             for (int64_t c = 0; c < nc; ++c)
               row[c] = attn::dropped(a.seed, base + c, thr) ? T(0) : row[c] * keep_scale;
           }
-          rows_axpy<V>(acc.data() + i * Ev, Ev, row, 1, nc, v + j0 * Ev, Ev, alpha);
+          if (alpha != T(1)) {
+            T* o = acc.data() + i * Ev;
+            for (int64_t e = 0; e < Ev; ++e) o[e] *= alpha;
+          }
           m[i] = m_new;
         }
+        small_gemm<V>(nr, Ev, nc, s.data(), kBlockS, 1, v + j0 * Ev, Ev, acc.data(), Ev, true);
       }
       for (int64_t i = 0; i < nr; ++i) {
         T* o = out + (bn * L + i0 + i) * Ev;
@@ -232,8 +257,9 @@ void backward(const Args<typename V::value_type>& a, const typename V::value_typ
         const int64_t qstart = a.causal ? (j0 / kBlockL) * kBlockL : 0;
         for (int64_t i0 = qstart; i0 < L; i0 += kBlockL) {
           const int64_t nr = std::min(kBlockL, L - i0);
-          block_scores<V>(q + i0 * E, E, nr, E, kt.data(), s.data());
-          block_scores<V>(go + i0 * Ev, Ev, nr, Ev, vt.data(), dp.data());
+          small_gemm<V>(nr, kBlockS, E, q + i0 * E, E, 1, kt.data(), kBlockS, s.data(), kBlockS, false);
+          small_gemm<V>(nr, kBlockS, Ev, go + i0 * Ev, Ev, 1, vt.data(), kBlockS, dp.data(), kBlockS,
+                        false);
           for (int64_t i = 0; i < nr; ++i) {
             T* row = s.data() + i * kBlockS;
             T* drw = dp.data() + i * kBlockS;
@@ -258,12 +284,9 @@ void backward(const Args<typename V::value_type>& a, const typename V::value_typ
               }
             }
           }
-          for (int64_t c = 0; c < nc; ++c) {
-            rows_axpy<V>(dvb.data() + c * Ev, Ev, s.data() + c, kBlockS, nr, go + i0 * Ev, Ev, T(1));
-            rows_axpy<V>(dkb.data() + c * E, E, dp.data() + c, kBlockS, nr, q + i0 * E, E, T(1));
-          }
-          for (int64_t i = 0; i < nr; ++i)
-            rows_axpy<V>(gq + (i0 + i) * E, E, dp.data() + i * kBlockS, 1, nc, k + j0 * E, E, T(1));
+          small_gemm<V>(nc, Ev, nr, s.data(), 1, kBlockS, go + i0 * Ev, Ev, dvb.data(), Ev, true);
+          small_gemm<V>(nc, E, nr, dp.data(), 1, kBlockS, q + i0 * E, E, dkb.data(), E, true);
+          small_gemm<V>(nr, E, nc, dp.data(), kBlockS, 1, k + j0 * E, E, gq + i0 * E, E, true);
         }
         std::copy(dkb.begin(), dkb.begin() + nc * E, dk + (bn * S + j0) * E);
         std::copy(dvb.begin(), dvb.begin() + nc * Ev, dv + (bn * S + j0) * Ev);

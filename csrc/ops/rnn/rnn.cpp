@@ -3,6 +3,7 @@
 // with the weight gradients as one GEMM each over all steps.
 #include "ops/rnn/rnn.h"
 
+#include <algorithm>
 #include <vector>
 
 #include "core/cpu.h"
@@ -49,8 +50,44 @@ StepFn<float> bwd_fn<float>(const Kernels& k) { return k.cell_backward_f32; }
 template <>
 StepFn<double> bwd_fn<double>(const Kernels& k) { return k.cell_backward_f64; }
 
+template <class T>
+struct Rec {
+  int nr;
+  RecGemmFn<T> fn;
+};
+template <class T>
+Rec<T> rec_fn(const Kernels& k);
+template <>
+Rec<float> rec_fn<float>(const Kernels& k) { return {k.nr_f32, k.rec_gemm_f32}; }
+template <>
+Rec<double> rec_fn<double>(const Kernels& k) { return {k.nr_f64, k.rec_gemm_f64}; }
+
+// Packs B (K x N, element (k, n) at src[k * rs + n * cs]) into column panels of nr (rnn.h).
+template <class T>
+std::vector<T> pack_panels(const T* src, int64_t rs, int64_t cs, int64_t K, int64_t N, int nr) {
+  const int64_t np = (N + nr - 1) / nr;
+  std::vector<T> out(static_cast<size_t>(np * K * nr), T(0));
+  for (int64_t p = 0; p < np; ++p) {
+    T* dst = out.data() + p * K * nr;
+    const int64_t n0 = p * nr, nn = std::min<int64_t>(nr, N - n0);
+    for (int64_t k = 0; k < K; ++k)
+      for (int64_t j = 0; j < nn; ++j) dst[k * nr + j] = src[k * rs + (n0 + j) * cs];
+  }
+  return out;
+}
+
 // Time index of the s-th processed step and of the step before it (-1: the initial state).
 inline int64_t step_time(bool reverse, int64_t T, int64_t s) { return reverse ? T - 1 - s : s; }
+
+// dst (cols x rows) = src (rows x cols)^T, in 32 x 32 tiles.
+template <class T>
+void transpose(const T* src, int64_t rows, int64_t cols, T* dst) {
+  constexpr int64_t kTile = 32;
+  for (int64_t r0 = 0; r0 < rows; r0 += kTile)
+    for (int64_t c0 = 0; c0 < cols; c0 += kTile)
+      for (int64_t r = r0; r < std::min(rows, r0 + kTile); ++r)
+        for (int64_t c = c0; c < std::min(cols, c0 + kTile); ++c) dst[c * rows + r] = src[r * cols + c];
+}
 
 template <class T>
 void forward_impl(const Args<T>& a, T* hs, T* cs, T* ws) {
@@ -70,10 +107,16 @@ void forward_impl(const Args<T>& a, T* hs, T* cs, T* ws) {
       for (int64_t g = 0; g < GH; ++g) bias[g] += a.b_ih[g];
     xbias = bias.data();
   }
-  gemm_t(Tn * B, GH, I, T(1), a.x, I, 1, a.w_ih, 1, I, T(0), ws, W, xbias);
+  // NOTE: the weights are transposed once per sequence (GH*(I+H) copies, negligible next to the
+  // T*B*GH*(I+H) FMAs) so every GEMM reads its B operand row-major with unit stride.
+  std::vector<T> w_ih_t(static_cast<size_t>(I * GH));
+  transpose(a.w_ih, GH, I, w_ih_t.data());
+  gemm_t(Tn * B, GH, I, T(1), a.x, I, 1, w_ih_t.data(), GH, 1, T(0), ws, W, xbias);
 
   std::vector<T> gh(gru ? B * GH : 0);
   const StepFn<T> cell = fwd_fn<T>(kernels());
+  const Rec<T> rec = rec_fn<T>(kernels());
+  const std::vector<T> w_hh_p = pack_panels(a.w_hh, 1, H, H, GH, rec.nr);  // W_hh^T: H x GH
   StepArgs<T> st{};
   st.mode = a.mode;
   st.B = B;
@@ -85,9 +128,9 @@ void forward_impl(const Args<T>& a, T* hs, T* cs, T* ws) {
     const T* hp = s == 0 ? a.h0 : hs + tp * B * H;
     T* ws_t = ws + t * B * W;
     if (gru) {
-      gemm_t(B, GH, H, T(1), hp, H, 1, a.w_hh, 1, H, T(0), gh.data(), GH, a.b_hh);
+      rec.fn(B, GH, H, hp, H, w_hh_p.data(), false, a.b_hh, gh.data(), GH);
     } else {
-      gemm_t(B, GH, H, T(1), hp, H, 1, a.w_hh, 1, H, T(1), ws_t, W);
+      rec.fn(B, GH, H, hp, H, w_hh_p.data(), true, nullptr, ws_t, W);
     }
     st.t = t;
     st.ws_t = ws_t;
@@ -128,6 +171,8 @@ void backward_impl(const Args<T>& a, const T* hs, const T* cs, const T* ws, cons
 
   if (TB > 0 && H > 0) {
     const StepFn<T> cell = bwd_fn<T>(kernels());
+    const Rec<T> rec = rec_fn<T>(kernels());
+    const std::vector<T> w_hh_p = pack_panels(a.w_hh, H, 1, GH, H, rec.nr);  // W_hh: GH x H
     StepArgs<T> st{};
     st.mode = a.mode;
     st.B = B;
@@ -150,7 +195,7 @@ void backward_impl(const Args<T>& a, const T* hs, const T* cs, const T* ws, cons
       st.dg_t = dg.data() + t * B * DW;
       cell(st);
       // dh_prev += dg_h @ w_hh (dg_h: the first GH columns in every mode)
-      gemm_t(B, H, GH, T(1), st.dg_t, DW, 1, a.w_hh, H, 1, T(1), dh.data(), H);
+      rec.fn(B, H, GH, st.dg_t, DW, w_hh_p.data(), true, nullptr, dh.data(), H);
     }
   }
   std::copy(dh.begin(), dh.end(), dh0);

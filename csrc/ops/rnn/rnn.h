@@ -77,11 +77,24 @@ struct StepArgs {
 template <class T>
 using StepFn = void (*)(const StepArgs<T>& a);
 
+// The recurrent product, C (M x N) = [C +] A (M x K, row stride lda) @ B [+ bias], with B packed
+// once per sequence (pack_panels in rnn.cpp) into column panels of `nr` columns: panel p holds
+// columns [p*nr, p*nr + nr) as K rows of nr contiguous values, zero-padded past N. The packed
+// weights are reused by every step (a generic GEMM would repack them on each call), and panels are
+// split across threads the same way every step, so each core keeps its part in its own L2.
+template <class T>
+using RecGemmFn = void (*)(int64_t M, int64_t N, int64_t K, const T* A, int64_t lda, const T* Bp,
+                           bool accumulate, const T* bias, T* C, int64_t ldc);
+
 struct Kernels {
   StepFn<float> cell_forward_f32;
   StepFn<float> cell_backward_f32;
   StepFn<double> cell_forward_f64;
   StepFn<double> cell_backward_f64;
+  int nr_f32;  // panel width of rec_gemm_f32
+  RecGemmFn<float> rec_gemm_f32;
+  int nr_f64;
+  RecGemmFn<double> rec_gemm_f64;
 };
 
 extern const Kernels kernels_ref;

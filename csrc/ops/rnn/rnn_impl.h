@@ -184,6 +184,73 @@ void cell_backward(const StepArgs<typename V::value_type>& a) {
   for (int64_t b = 0; b < a.B; ++b) row_backward<V>(a, b);
 }
 
+// One MR x (2 * width) tile of the recurrent product (register map: 2*MR accumulators, two B
+// vectors, one broadcast of A: 15 of AVX2's 16 ymm registers at MR = 6).
+template <class V, int MR>
+inline void rec_tile(int64_t K, const typename V::value_type* A, int64_t lda,
+                     const typename V::value_type* bp, int nvalid, bool accumulate,
+                     const typename V::value_type* bias, typename V::value_type* C, int64_t ldc) {
+  constexpr int W = V::width;
+  V c0[MR], c1[MR];
+  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = V::zero();
+  for (int64_t k = 0; k < K; ++k) {
+    const V b0 = V::load(bp + k * 2 * W), b1 = V::load(bp + k * 2 * W + W);
+    for (int r = 0; r < MR; ++r) {
+      const V a = V::set1(A[r * lda + k]);
+      c0[r] = fma(a, b0, c0[r]);
+      c1[r] = fma(a, b1, c1[r]);
+    }
+  }
+  const int n0 = nvalid < W ? nvalid : W;
+  const int n1 = nvalid - n0;
+  V vb0 = V::zero(), vb1 = V::zero();
+  if (bias) {
+    vb0 = ld<V>(bias, n0);
+    if (n1 > 0) vb1 = ld<V>(bias + W, n1);
+  }
+  for (int r = 0; r < MR; ++r) {
+    auto* c = C + r * ldc;
+    V v0 = c0[r] + vb0, v1 = c1[r] + vb1;
+    if (accumulate) {
+      v0 = v0 + ld<V>(c, n0);
+      if (n1 > 0) v1 = v1 + ld<V>(c + W, n1);
+    }
+    st(v0, c, n0);
+    if (n1 > 0) st(v1, c + W, n1);
+  }
+}
+
+// Rows per tile: 6 (see rec_tile's register map).
+constexpr int kRecMR = 6;
+
+template <class V>
+void rec_gemm(int64_t M, int64_t N, int64_t K, const typename V::value_type* A, int64_t lda,
+              const typename V::value_type* Bp, bool accumulate,
+              const typename V::value_type* bias, typename V::value_type* C, int64_t ldc) {
+  constexpr int64_t NR = 2 * V::width;
+  const int64_t np = (N + NR - 1) / NR;
+  // ~64K FMAs amortize an OpenMP fork/join (a few microseconds).
+  const bool par = M * N * K >= 65536 && np > 1;
+#pragma omp parallel for schedule(static) if (par)
+  for (int64_t p = 0; p < np; ++p) {
+    const auto* bp = Bp + p * K * NR;
+    const int nvalid = static_cast<int>(std::min(NR, N - p * NR));
+    const auto* bb = bias ? bias + p * NR : nullptr;
+    for (int64_t i0 = 0; i0 < M; i0 += kRecMR) {
+      const auto* a = A + i0 * lda;
+      auto* c = C + i0 * ldc + p * NR;
+      switch (std::min<int64_t>(kRecMR, M - i0)) {
+        case 6: rec_tile<V, 6>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+        case 5: rec_tile<V, 5>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+        case 4: rec_tile<V, 4>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+        case 3: rec_tile<V, 3>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+        case 2: rec_tile<V, 2>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+        default: rec_tile<V, 1>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
+      }
+    }
+  }
+}
+
 }  // namespace rnn_impl
 }  // namespace NERVO_ISA_NS
 }  // namespace nervo
