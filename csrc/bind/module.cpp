@@ -18,6 +18,11 @@ void bind_act(py::module_& m, py::list& kernels);
 void bind_rnn(py::module_& m, py::list& kernels);
 void bind_attn(py::module_& m, py::list& kernels);
 void bind_gemm(py::module_& m, py::list& kernels);
+void bind_softmax(py::module_& m, py::list& kernels);
+void bind_loss(py::module_& m, py::list& kernels);
+void bind_dropout(py::module_& m, py::list& kernels);
+void bind_embed(py::module_& m, py::list& kernels);
+void bind_optim(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -62,5 +67,10 @@ PYBIND11_MODULE(_C, m) {
   nervo::bind::bind_rnn(m, kernels);
   nervo::bind::bind_attn(m, kernels);
   nervo::bind::bind_gemm(m, kernels);
+  nervo::bind::bind_softmax(m, kernels);
+  nervo::bind::bind_loss(m, kernels);
+  nervo::bind::bind_dropout(m, kernels);
+  nervo::bind::bind_embed(m, kernels);
+  nervo::bind::bind_optim(m, kernels);
   m.attr("KERNELS") = kernels;
 }

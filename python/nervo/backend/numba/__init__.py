@@ -5,8 +5,10 @@ turns that into a message naming the ``nervo[numba]`` extra).
 """
 import numba  # noqa: F401  (ImportError here means the extra is missing)
 
-from nervo.backend.numba import act, attn, gemm, rnn
+from nervo.backend.numba import act, gemm
+from nervo.backend.numba import softmax, loss, dropout, embed, optim
+from nervo.backend.numba import rnn, attn
 
 KERNELS = {}
-for _family in (act, gemm, rnn, attn):
+for _family in (act, gemm, softmax, loss, dropout, embed, optim, rnn, attn):
     KERNELS.update(_family.KERNELS)
