@@ -158,15 +158,30 @@ def _flops(arch, batch, train):
     return 3 * f if train else f
 
 
-def _case(op, shape, setup, reference=None, flops=0.0, rtol=1e-4, atol=1e-5):
+def _case(op, shape, setup, reference=None, flops=0.0, rtol=1e-4, atol=1e-5, quick=None):
     return Case(op=op, shape=shape, setup=setup, reference=reference, flops=flops, impls=IMPLS,
-                rtol=rtol, atol=atol, tags=("models",))
+                rtol=rtol, atol=atol, tags=("models",), quick=quick)
+
+
+def _train_case(arch, batch):
+    return _case(f"{arch}_train_step", f"b{batch}", _train_setup(arch, batch), None,
+                 _flops(arch, batch, True),
+                 quick=None if batch <= 8 else (lambda: _train_case(arch, 8)))
+
+
+def _small(make):
+    """A case that is already small enough for smoke runs is its own quick version."""
+    case = make()
+    case.quick = make
+    return case
 
 
 CASES = [
-    _case("tiny_graph_fwd_bwd", "3ops", _tiny_setup, _tiny_reference),
-    _case("mlp_infer", "b1", _infer_setup("mlp"), _infer_reference("mlp"), _flops("mlp", 1, False)),
-    _case("cnn_infer", "b1", _infer_setup("cnn"), _infer_reference("cnn"), _flops("cnn", 1, False)),
-    _case("mlp_train_step", "b128", _train_setup("mlp", 128), None, _flops("mlp", 128, True)),
-    _case("cnn_train_step", "b128", _train_setup("cnn", 128), None, _flops("cnn", 128, True)),
+    _small(lambda: _case("tiny_graph_fwd_bwd", "3ops", _tiny_setup, _tiny_reference)),
+    _small(lambda: _case("mlp_infer", "b1", _infer_setup("mlp"), _infer_reference("mlp"),
+                         _flops("mlp", 1, False))),
+    _small(lambda: _case("cnn_infer", "b1", _infer_setup("cnn"), _infer_reference("cnn"),
+                         _flops("cnn", 1, False))),
+    _train_case("mlp", 128),
+    _train_case("cnn", 128),
 ]
