@@ -269,14 +269,17 @@ std::vector<float> pack_weights(const float* w, int64_t G, int64_t Co, int64_t C
   return out;
 }
 
-// Rows [row0, row1) of the flattened (g, block, p) space of one padded image.
+// Tasks [task0, task1) of one padded image; a task is one (group, channel block, row chunk).
+constexpr int64_t kRowsPerTask = 8;
+
 void direct_rows(const DirectConv& d, const Padded& pd, const float* buf, int64_t n,
                  int64_t task0, int64_t task1, const Kernels& kern) {
   const int64_t nblk = (d.Co + kMaxKB - 1) / kMaxKB;
+  const int64_t nchunk = (d.Ho + kRowsPerTask - 1) / kRowsPerTask;
   const int64_t taps = d.Ci * d.R * d.S;
   for (int64_t t = task0; t < task1; ++t) {
-    const int64_t p = t % d.Ho, gb = t / d.Ho, b = gb % nblk, g = gb / nblk;
-    const int64_t k0 = b * kMaxKB;
+    const int64_t rc = t % nchunk, gb = t / nchunk, b = gb % nblk, g = gb / nblk;
+    const int64_t k0 = b * kMaxKB, p = rc * kRowsPerTask;
     DirectFwdArgs a;
     a.xp = buf + (g * d.Ci * pd.Hp + p) * pd.Wp;
     a.xcs = pd.Hp * pd.Wp;
@@ -291,6 +294,7 @@ void direct_rows(const DirectConv& d, const Padded& pd, const float* buf, int64_
     a.y = d.out + ((n * d.G * d.Co + g * d.Co + k0) * d.Ho + p) * d.Wo;
     a.ycs = d.Ho * d.Wo;
     a.Q = d.Wo;
+    a.rows = std::min(kRowsPerTask, d.Ho - p);
     a.bias = d.bias ? d.bias + g * d.Co + k0 : nullptr;
     a.relu = d.relu;
     kern.direct_fwd_f32(a);
@@ -300,7 +304,8 @@ void direct_rows(const DirectConv& d, const Padded& pd, const float* buf, int64_
 void run_direct(const DirectConv& d, int64_t top, int64_t left, const Kernels& kern) {
   const Padded pd = make_padded(d.G * d.Ci, d.Ho, d.Wo, d.R, d.S, d.dh, d.dw, top, left,
                                 kern.tile_cols);
-  const int64_t tasks = d.G * ((d.Co + kMaxKB - 1) / kMaxKB) * d.Ho;
+  const int64_t tasks =
+      d.G * ((d.Co + kMaxKB - 1) / kMaxKB) * ((d.Ho + kRowsPerTask - 1) / kRowsPerTask);
   const int64_t img = d.G * d.Ci * d.Hi * d.Wi;
   if (!omp_in_parallel() && d.N >= omp_get_max_threads() && d.N > 1) {
 #pragma omp parallel
