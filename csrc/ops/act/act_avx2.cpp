@@ -4,6 +4,16 @@
 #define NERVO_ISA_NS avx2
 #include "core/vec_avx2.h"
 #include "core/vmath.h"
+
+namespace nervo {
+namespace avx2 {
+// Non-temporal store of a full vector to a 32-byte aligned address, and the fence that
+// orders streaming stores before the parallel region ends.
+inline void stream(Vec8f v, float* p) { _mm256_stream_ps(p, v.v); }
+inline void stream_fence() { _mm_sfence(); }
+}  // namespace avx2
+}  // namespace nervo
+
 #include "ops/act/act_impl.h"
 
 namespace nervo {

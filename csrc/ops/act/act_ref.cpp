@@ -4,6 +4,16 @@
 #define NERVO_ISA_NS ref
 #include "core/vec_ref.h"
 #include "core/vmath.h"
+
+namespace nervo {
+namespace ref {
+// The generic level has no streaming stores: plain stores.
+template <class T>
+inline void stream(VecS<T> v, T* p) { v.store(p); }
+inline void stream_fence() {}
+}  // namespace ref
+}  // namespace nervo
+
 #include "ops/act/act_impl.h"
 
 namespace nervo {

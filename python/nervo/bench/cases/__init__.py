@@ -1,7 +1,13 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
 from nervo.bench.cases import act, gemm
+from nervo.bench.cases import softmax, loss, dropout, embed, optim
 
 FAMILIES = {
     "act": act,
     "gemm": gemm,
+    "softmax": softmax,
+    "loss": loss,
+    "dropout": dropout,
+    "embed": embed,
+    "optim": optim,
 }
