@@ -1,10 +1,11 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act, gemm
+from nervo.bench.cases import act, gemm, privacy
 from nervo.bench.cases import softmax, loss, dropout, embed, optim
 
 FAMILIES = {
     "act": act,
     "gemm": gemm,
+    "privacy": privacy,
     "softmax": softmax,
     "loss": loss,
     "dropout": dropout,
