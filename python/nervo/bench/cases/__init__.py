@@ -1,11 +1,14 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act, gemm, privacy
+from nervo.bench.cases import act, conv, gemm, norm, pool, privacy
 from nervo.bench.cases import softmax, loss, dropout, embed, optim
 
 FAMILIES = {
     "act": act,
     "gemm": gemm,
     "privacy": privacy,
+    "conv": conv,
+    "pool": pool,
+    "norm": norm,
     "softmax": softmax,
     "loss": loss,
     "dropout": dropout,
