@@ -21,6 +21,7 @@ namespace act {
 const Kernels kernels_avx2 = {
     &avx2::act_impl::forward<avx2::Vec8f>, &avx2::act_impl::backward<avx2::Vec8f>,
     kernels_ref.forward_f64, kernels_ref.backward_f64,
+    &avx2::act_impl::vmath_eval<avx2::Vec8f>,
 };
 }  // namespace act
 }  // namespace nervo

@@ -21,6 +21,7 @@ namespace act {
 const Kernels kernels_avx512 = {
     &avx512::act_impl::forward<avx512::Vec16f>, &avx512::act_impl::backward<avx512::Vec16f>,
     kernels_ref.forward_f64, kernels_ref.backward_f64,
+    &avx512::act_impl::vmath_eval<avx512::Vec16f>,
 };
 }  // namespace act
 }  // namespace nervo

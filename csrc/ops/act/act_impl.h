@@ -286,6 +286,30 @@ void backward(Op op, const typename V::value_type* s, const typename V::value_ty
 }
 #undef NERVO_ACT_CASES
 
+template <class V>
+struct VmathOne {
+  act::Vmath fn;
+  V fwd(V x) const {
+    switch (fn) {
+      case act::Vmath::exp: return vm::exp(x);
+      case act::Vmath::expm1: return vm::expm1(x);
+      case act::Vmath::log: return vm::log(x);
+      case act::Vmath::log1p: return vm::log1p(x);
+      case act::Vmath::tanh: return vm::tanh(x);
+      case act::Vmath::sigmoid: return vm::sigmoid(x);
+      case act::Vmath::erf: return vm::erf(x);
+      case act::Vmath::erf_rational: return vm::erf_rational(x);
+      case act::Vmath::erfc_pos: return vm::erfc_pos(x);
+    }
+    return x;
+  }
+};
+
+template <class V>
+void vmath_eval(act::Vmath fn, const typename V::value_type* x, typename V::value_type* y, int64_t n) {
+  map_forward<V>(VmathOne<V>{fn}, x, y, n);
+}
+
 }  // namespace act_impl
 }  // namespace NERVO_ISA_NS
 }  // namespace nervo

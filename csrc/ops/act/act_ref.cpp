@@ -21,6 +21,7 @@ namespace act {
 const Kernels kernels_ref = {
     &ref::act_impl::forward<ref::VecS<float>>, &ref::act_impl::backward<ref::VecS<float>>,
     &ref::act_impl::forward<ref::VecS<double>>, &ref::act_impl::backward<ref::VecS<double>>,
+    &ref::act_impl::vmath_eval<ref::VecS<float>>,
 };
 }  // namespace act
 }  // namespace nervo
