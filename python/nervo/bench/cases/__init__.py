@@ -1,5 +1,5 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act, conv, gemm, norm, pool, privacy
+from nervo.bench.cases import act, attn, conv, gemm, norm, pool, privacy, rnn
 from nervo.bench.cases import softmax, loss, dropout, embed, optim
 
 FAMILIES = {
@@ -14,4 +14,6 @@ FAMILIES = {
     "dropout": dropout,
     "embed": embed,
     "optim": optim,
+    "rnn": rnn,
+    "attn": attn,
 }
