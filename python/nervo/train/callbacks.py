@@ -93,7 +93,7 @@ class EarlyStopping(Callback):
                                      for k, a in _state_arrays(trainer.model).items()}
             return
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= max(self.patience, 1):
             self.stopped_epoch = epoch
             trainer.stop_training = True
             trainer.history.stopped_reason = (
@@ -125,7 +125,7 @@ class ModelCheckpoint(Callback):
 
     Args:
         path: file to write; may contain ``{epoch}`` and any log key, e.g.
-            ``"runs/ep{epoch:02d}-{val_loss:.3f}.safetensors"``.
+            ``"runs/ep{epoch:02d}-{val_loss:.3f}.safetensors"`` (``epoch`` counts from 1).
         monitor, mode, min_delta: what "best" means.
         save_best_only: write only when ``monitor`` improves (else every epoch: "last").
         full: write a full checkpoint (optimizer, scheduler, epoch, RNG: resumable) rather than
@@ -146,7 +146,7 @@ class ModelCheckpoint(Callback):
             if not self._m.improved(v):
                 return
             self._m.best = v
-        path = Path(self.path.format(epoch=epoch, **logs))
+        path = Path(self.path.format(**{**logs, "epoch": epoch + 1}))
         path.parent.mkdir(parents=True, exist_ok=True)
         # NOTE: the epoch has finished but fit's own bookkeeping has not advanced yet, so the
         # checkpoint records epoch + 1 as the next epoch to run.
