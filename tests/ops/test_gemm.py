@@ -330,3 +330,19 @@ def test_peak_gflops_positive():
     assert ops.peak_gflops(1, 0.02) > 0
     with pytest.raises(ValueError, match="threads"):
         ops.peak_gflops(0)
+
+
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False), (True, True)],
+                         ids=["nn", "nt", "tn", "tt"])
+def test_packed_path_with_epilogue(backend, rng, trans_a, trans_b):
+    # Large enough (> 2 * 256^3 flops) for the fully packed path, with edges in M, N and K blocks.
+    m, n, k = 301, 199, 613
+    a = _operand(rng, m, k, trans_a, np.float32)
+    b = _operand(rng, k, n, trans_b, np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    out0 = rng.standard_normal((m, n)).astype(np.float32)
+    out = out0.copy()
+    ops.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.0, bias=bias,
+             activation="gelu")
+    check_gemm(out, a, b, out0, "packed", trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.0,
+               bias=bias, activation="gelu")

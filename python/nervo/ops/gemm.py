@@ -227,7 +227,8 @@ def matmul(a, b, out=None) -> np.ndarray:
 
 def peak_gflops(threads: int = 1, seconds: float = 0.2) -> float:
     """Measured FP32 FMA throughput in GFLOP/s on ``threads`` threads (register-resident FMAs at
-    the best ISA level the native kernels run at); the yardstick for GEMM efficiency.
+    the ISA level the native kernels run at); the yardstick for GEMM efficiency. Each thread is
+    timed by its own CPU time, so other processes sharing the machine do not lower the figure.
 
     Raises:
         ImportError: the native extension is not available (the numba backend has no equivalent).
