@@ -16,6 +16,11 @@ namespace nervo {
 namespace bind {
 void bind_act(py::module_& m, py::list& kernels);
 void bind_gemm(py::module_& m, py::list& kernels);
+void bind_softmax(py::module_& m, py::list& kernels);
+void bind_loss(py::module_& m, py::list& kernels);
+void bind_dropout(py::module_& m, py::list& kernels);
+void bind_embed(py::module_& m, py::list& kernels);
+void bind_optim(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -58,5 +63,10 @@ PYBIND11_MODULE(_C, m) {
   py::list kernels;
   nervo::bind::bind_act(m, kernels);
   nervo::bind::bind_gemm(m, kernels);
+  nervo::bind::bind_softmax(m, kernels);
+  nervo::bind::bind_loss(m, kernels);
+  nervo::bind::bind_dropout(m, kernels);
+  nervo::bind::bind_embed(m, kernels);
+  nervo::bind::bind_optim(m, kernels);
   m.attr("KERNELS") = kernels;
 }

@@ -27,6 +27,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print as JSON")
     p.set_defaults(func=_cmd_info)
     __import__("nervo.bench.cli", fromlist=["register"]).register(sub)  # `nervo bench`
+    __import__("nervo.explain.cli", fromlist=["register"]).register(sub)  # nervo explain
     return parser
 
 

@@ -6,7 +6,8 @@ turns that into a message naming the ``nervo[numba]`` extra).
 import numba  # noqa: F401  (ImportError here means the extra is missing)
 
 from nervo.backend.numba import act, gemm
+from nervo.backend.numba import softmax, loss, dropout, embed, optim
 
 KERNELS = {}
-for _family in (act, gemm):
+for _family in (act, gemm, softmax, loss, dropout, embed, optim):
     KERNELS.update(_family.KERNELS)

@@ -1,0 +1,18 @@
+// Dispatch for the dropout family: picks the table of the current ISA level.
+#include "ops/dropout/dropout.h"
+
+#include "core/cpu.h"
+
+namespace nervo {
+namespace dropout {
+
+const Kernels& kernels() {
+  switch (current_isa()) {
+    case Isa::avx512: return kernels_avx512;
+    case Isa::avx2: return kernels_avx2;
+    default: return kernels_ref;
+  }
+}
+
+}  // namespace dropout
+}  // namespace nervo

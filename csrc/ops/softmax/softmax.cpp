@@ -1,0 +1,18 @@
+// Dispatch for the softmax family: picks the table of the current ISA level.
+#include "ops/softmax/softmax.h"
+
+#include "core/cpu.h"
+
+namespace nervo {
+namespace softmax {
+
+const Kernels& kernels() {
+  switch (current_isa()) {
+    case Isa::avx512: return kernels_avx512;
+    case Isa::avx2: return kernels_avx2;
+    default: return kernels_ref;
+  }
+}
+
+}  // namespace softmax
+}  // namespace nervo

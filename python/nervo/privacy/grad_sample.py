@@ -1,0 +1,331 @@
+"""Per-sample gradients of a model's parameters, from each layer's saved input and output gradient.
+
+A forward hook on every supported layer keeps the layer's input ``x``; a hook on the layer's
+output tensor keeps the gradient ``g`` of the loss w.r.t. that output during ``backward()``.
+Every supported layer's parameter gradient is a sum over samples of a per-sample term built
+from ``(x_n, g_n)``, so the per-sample gradients, their norms, and any per-sample weighted sum of
+them come from one batched computation over ``(x, g)``, never a loop over samples.
+
+Vocabulary: ``N`` samples in the batch, ``T`` positions per sample that share the weight (time
+steps for a sequence Linear, output pixels ``L = Ho * Wo`` for a convolution, tokens for an
+Embedding), ``I`` / ``O`` a weight's input / output width. A convolution is a Linear on its
+unfolded input: ``x`` -> ``U`` (N, L, C*R*S) and weight (K, C*R*S), per group.
+
+The central object is a linear "canonical record": ``X`` (N, T, I), ``G`` (N, T, O), whose
+per-sample weight gradient is ``G_n^T X_n`` (O, I). For it:
+
+* norms: ``||G_n^T X_n||_F^2 = sum((X_n X_n^T) * (G_n G_n^T))`` ("ghost" norm, cost T^2 (I + O),
+  no (O, I) array per sample; for T = 1 it is ``|g_n|^2 |x_n|^2``), or materialize the (N, O, I)
+  per-sample gradients (cost T I O) when that is cheaper;
+* a weighted sum ``sum_n c_n G_n^T X_n`` is one GEMM ``(c * G)^T X`` over all N*T rows.
+
+Calling a layer several times in one forward (weight sharing) concatenates its records along T,
+which is exactly the per-sample sum of the contributions.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nervo import nn
+
+# Layer types with a per-sample rule; subclasses count too.
+SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding, nn.LayerNorm, nn.GroupNorm)
+
+
+class PerSample:
+    """One parameter's per-sample gradients, possibly in factored form.
+
+    ``norm_sq()`` -> (N,) squared L2 norms, ``weighted_sum(c)`` -> ``sum_n c_n grad_n`` (the
+    parameter's shape), ``materialize()`` -> (N, *shape).
+    """
+
+    def norm_sq(self) -> np.ndarray:
+        raise NotImplementedError
+
+    def weighted_sum(self, c: np.ndarray) -> np.ndarray:
+        raise NotImplementedError
+
+    def materialize(self) -> np.ndarray:
+        raise NotImplementedError
+
+
+class Dense(PerSample):
+    """Per-sample gradients held as an (N, *shape) array."""
+
+    def __init__(self, full: np.ndarray, shape):
+        self.full = full
+        self.shape = tuple(shape)
+
+    def norm_sq(self):
+        f = self.full.reshape(self.full.shape[0], -1)
+        return np.einsum("ni,ni->n", f, f, dtype=np.float64)
+
+    def weighted_sum(self, c):
+        f = self.full.reshape(self.full.shape[0], -1)
+        return (c.astype(f.dtype) @ f).reshape(self.shape)
+
+    def materialize(self):
+        return self.full.reshape((self.full.shape[0],) + self.shape)
+
+
+class Outer(PerSample):
+    """Per-sample ``G_n^T X_n`` with X (N, T, I), G (N, T, O), reshaped to ``shape``.
+
+    Norms use the ghost identity when ``T^2 (I + O) < T I O`` (or T == 1), else the per-sample
+    gradients are materialized once (and reused by ``weighted_sum``).
+    """
+
+    def __init__(self, X: np.ndarray, G: np.ndarray, shape):
+        self.X, self.G, self.shape = X, G, tuple(shape)
+        self._full = None
+
+    def _ghost(self) -> bool:
+        N, T, I = self.X.shape
+        O = self.G.shape[2]
+        return T == 1 or T * T * (I + O) < T * I * O
+
+    def materialize(self):
+        if self._full is None:
+            # (N, O, T) @ (N, T, I): one batched GEMM.
+            self._full = np.matmul(self.G.transpose(0, 2, 1), self.X)
+        return self._full.reshape((self.X.shape[0],) + self.shape)
+
+    def norm_sq(self):
+        X, G = self.X, self.G
+        if X.shape[1] == 1:
+            x, g = X[:, 0, :], G[:, 0, :]
+            return (np.einsum("ni,ni->n", x, x, dtype=np.float64)
+                    * np.einsum("no,no->n", g, g, dtype=np.float64))
+        if self._ghost():
+            xx = np.matmul(X, X.transpose(0, 2, 1))
+            gg = np.matmul(G, G.transpose(0, 2, 1))
+            return np.einsum("nst,nst->n", xx, gg, dtype=np.float64)
+        f = self.materialize().reshape(X.shape[0], -1)
+        return np.einsum("ni,ni->n", f, f, dtype=np.float64)
+
+    def weighted_sum(self, c):
+        if self._full is not None:
+            f = self._full.reshape(self._full.shape[0], -1)
+            return (c.astype(f.dtype) @ f).reshape(self.shape)
+        N, T, I = self.X.shape
+        Gc = (self.G * c.astype(self.G.dtype)[:, None, None]).reshape(N * T, -1)
+        return (Gc.T @ self.X.reshape(N * T, I)).reshape(self.shape)
+
+
+class Blocks(PerSample):
+    """A parameter made of independent row blocks (grouped convolution): one part per group."""
+
+    def __init__(self, parts, shape):
+        self.parts, self.shape = parts, tuple(shape)
+
+    def norm_sq(self):
+        return sum(p.norm_sq() for p in self.parts)
+
+    def weighted_sum(self, c):
+        return np.concatenate([p.weighted_sum(c).reshape(-1) for p in self.parts]).reshape(self.shape)
+
+    def materialize(self):
+        n = self.parts[0].X.shape[0]
+        return np.concatenate([p.materialize().reshape(n, -1) for p in self.parts],
+                              axis=1).reshape((n,) + self.shape)
+
+
+class Rows(PerSample):
+    """Embedding: sample n's gradient adds ``G[n, t]`` to row ``idx[n, t]`` of a (V, D) table."""
+
+    def __init__(self, idx: np.ndarray, G: np.ndarray, shape):
+        self.idx, self.G, self.shape = idx, G, tuple(shape)   # idx (N, T) int64, G (N, T, D)
+
+    def norm_sq(self):
+        N, T = self.idx.shape
+        V, D = self.shape
+        if N * T == 0:
+            return np.zeros(N)
+        keys = (np.arange(N, dtype=np.int64)[:, None] * V + self.idx).reshape(-1)
+        uniq, inv = np.unique(keys, return_inverse=True)
+        S = np.zeros((uniq.shape[0], D), np.float64)
+        np.add.at(S, inv.reshape(-1), self.G.reshape(-1, D))
+        return np.bincount(uniq // V, weights=np.einsum("kd,kd->k", S, S), minlength=N)
+
+    def weighted_sum(self, c):
+        V, D = self.shape
+        out = np.zeros((V, D), self.G.dtype)
+        Gc = self.G * c.astype(self.G.dtype)[:, None, None]
+        np.add.at(out, self.idx.reshape(-1), Gc.reshape(-1, D))
+        return out
+
+    def materialize(self):
+        N, T = self.idx.shape
+        out = np.zeros((N,) + self.shape, self.G.dtype)
+        for t in range(T):  # T scatter-adds over all samples at once (no per-sample loop)
+            np.add.at(out, (np.arange(N), self.idx[:, t]), self.G[:, t])
+        return out
+
+
+# -- unfolding a convolution input ------------------------------------------------------------
+
+def _pair(v, n):
+    return (int(v),) * n if np.isscalar(v) or isinstance(v, (int, np.integer)) else tuple(int(e) for e in v)
+
+
+def _conv_padding(module, xd, n):
+    """Symmetric padding per spatial dim ("same" resolved the way torch does: total k-1, extra
+    on the right)."""
+    k = module.kernel_size
+    d = _pair(module.dilation, n)
+    p = module.padding
+    if isinstance(p, str):
+        if p == "valid":
+            return [(0, 0)] * n
+        tot = [d[i] * (k[i] - 1) for i in range(n)]
+        return [(t // 2, t - t // 2) for t in tot]
+    p = _pair(p, n)
+    return [(pi, pi) for pi in p]
+
+
+def unfold(module, xd: np.ndarray) -> np.ndarray:
+    """im2col of a Conv1d/Conv2d input: (N, C, *spatial) -> (N, L, C * prod(kernel)), the
+    columns ordered like ``weight.reshape(K, -1)``."""
+    n = xd.ndim - 2
+    k = tuple(module.kernel_size)
+    st = _pair(module.stride, n)
+    dl = _pair(module.dilation, n)
+    if getattr(module, "padding_mode", "zeros") != "zeros":
+        raise ValueError(f"nervo.privacy: {type(module).__name__} with padding_mode="
+                         f"{module.padding_mode!r} has no per-sample rule (only 'zeros')")
+    pads = _conv_padding(module, xd, n)
+    xp = np.pad(xd, [(0, 0), (0, 0)] + pads) if any(a or b for a, b in pads) else xd
+    win = [dl[i] * (k[i] - 1) + 1 for i in range(n)]
+    v = np.lib.stride_tricks.sliding_window_view(xp, win, axis=tuple(range(2, 2 + n)))
+    # v: (N, C, *out_full, *win) -> take strides and dilations.
+    sl = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in st) \
+        + tuple(slice(None, None, d) for d in dl)
+    v = v[sl]
+    N, C = xd.shape[:2]
+    out_sp = v.shape[2:2 + n]
+    # (N, *out, C, *k) -> (N, L, C * prod(k)): one copy.
+    perm = (0,) + tuple(range(2, 2 + n)) + (1,) + tuple(range(2 + n, 2 + 2 * n))
+    L = int(np.prod(out_sp)) if out_sp else 1
+    return np.ascontiguousarray(v.transpose(perm)).reshape(N, L, C * int(np.prod(k)))
+
+
+# -- per-layer rules: (module, [(x, g), ...], scale) -> {param_name: PerSample} --------------
+
+def _cat(arrs, axis=1):
+    return arrs[0] if len(arrs) == 1 else np.concatenate(arrs, axis=axis)
+
+
+def _linear(module, recs, scale):
+    Xs, Gs = [], []
+    for x, g in recs:
+        N = x.shape[0]
+        Xs.append(x.reshape(N, -1, x.shape[-1]))
+        Gs.append(g.reshape(N, -1, g.shape[-1]) * g.dtype.type(scale))
+    X, G = _cat(Xs), _cat(Gs)
+    out = {}
+    if module.weight.requires_grad:
+        out["weight"] = Outer(X, G, module.weight.shape)
+    if module.bias is not None and module.bias.requires_grad:
+        out["bias"] = Dense(G.sum(axis=1), module.bias.shape)
+    return out
+
+
+def _conv(module, recs, scale):
+    groups = int(module.groups)
+    K = module.out_channels
+    Us, Gs = [], []
+    for x, g in recs:
+        N = x.shape[0]
+        Us.append(unfold(module, x))
+        Gs.append((g.reshape(N, K, -1) * g.dtype.type(scale)).transpose(0, 2, 1))   # (N, L, K)
+    U, G = _cat(Us), _cat(Gs)
+    out = {}
+    if module.weight.requires_grad:
+        if groups == 1:
+            out["weight"] = Outer(U, G, module.weight.shape)
+        else:
+            cg = U.shape[2] // groups
+            kg = K // groups
+            parts = [Outer(U[:, :, i * cg:(i + 1) * cg], np.ascontiguousarray(G[:, :, i * kg:(i + 1) * kg]),
+                           (kg, cg)) for i in range(groups)]
+            out["weight"] = Blocks(parts, module.weight.shape)
+    if module.bias is not None and module.bias.requires_grad:
+        out["bias"] = Dense(G.sum(axis=1), module.bias.shape)
+    return out
+
+
+def _embedding(module, recs, scale):
+    if getattr(module, "scale_grad_by_freq", False):
+        raise ValueError("nervo.privacy: Embedding(scale_grad_by_freq=True) scales gradients by "
+                         "token counts over the whole batch, which mixes samples; set it to False")
+    idxs, Gs = [], []
+    D = module.embedding_dim
+    for x, g in recs:
+        N = x.shape[0] if x.ndim else 1
+        idx = np.asarray(x, dtype=np.int64).reshape(N, -1)
+        G = (g.reshape(N, -1, D) * g.dtype.type(scale))
+        if module.padding_idx is not None:
+            G = G * (idx != module.padding_idx)[:, :, None]
+        idxs.append(idx)
+        Gs.append(G)
+    if not module.weight.requires_grad:
+        return {}
+    return {"weight": Rows(_cat(idxs), _cat(Gs), module.weight.shape)}
+
+
+def _layer_norm(module, recs, scale):
+    ns = tuple(module.normalized_shape)
+    k = len(ns)
+    ws, bs = [], []
+    for x, g in recs:
+        N = x.shape[0]
+        axes = tuple(range(x.ndim - k, x.ndim))
+        xf = x.astype(np.float64)
+        mu = xf.mean(axis=axes, keepdims=True)
+        var = xf.var(axis=axes, keepdims=True)
+        xhat = ((xf - mu) / np.sqrt(var + module.eps)).astype(x.dtype)
+        gs = g * g.dtype.type(scale)
+        mid = tuple(range(1, x.ndim - k))
+        ws.append((gs * xhat).sum(axis=mid) if mid else gs * xhat)
+        bs.append(gs.sum(axis=mid) if mid else gs)
+    out = {}
+    if getattr(module, "weight", None) is not None and module.weight.requires_grad:
+        out["weight"] = Dense(sum(ws), ns)
+    if getattr(module, "bias", None) is not None and module.bias.requires_grad:
+        out["bias"] = Dense(sum(bs), ns)
+    return out
+
+
+def _group_norm(module, recs, scale):
+    Gn = module.num_groups
+    ws, bs = [], []
+    for x, g in recs:
+        N, C = x.shape[:2]
+        xf = x.astype(np.float64).reshape(N, Gn, -1)
+        mu = xf.mean(axis=2, keepdims=True)
+        var = xf.var(axis=2, keepdims=True)
+        xhat = ((xf - mu) / np.sqrt(var + module.eps)).astype(x.dtype).reshape(N, C, -1)
+        gs = (g * g.dtype.type(scale)).reshape(N, C, -1)
+        ws.append(np.einsum("ncl,ncl->nc", gs, xhat))
+        bs.append(gs.sum(axis=2))
+    out = {}
+    if getattr(module, "weight", None) is not None and module.weight.requires_grad:
+        out["weight"] = Dense(sum(ws), (module.num_channels,))
+    if getattr(module, "bias", None) is not None and module.bias.requires_grad:
+        out["bias"] = Dense(sum(bs), (module.num_channels,))
+    return out
+
+
+def rule_for(module):
+    """The per-sample rule for ``module``, or None."""
+    if isinstance(module, nn.Linear):
+        return _linear
+    if isinstance(module, (nn.Conv1d, nn.Conv2d)):
+        return _conv
+    if isinstance(module, nn.Embedding):
+        return _embedding
+    if isinstance(module, nn.LayerNorm):
+        return _layer_norm
+    if isinstance(module, nn.GroupNorm):
+        return _group_norm
+    return None
