@@ -89,6 +89,8 @@ def header_lines(report: Report) -> list[str]:
     peak, bw = m.get("peak") or {}, m.get("bandwidth") or {}
     peak_txt = (f"FMA peak {peak['gflops']:.1f} GFLOP/s ({peak.get('method')})" if peak.get("gflops")
                 else f"FMA peak unavailable ({peak.get('why')})")
+    if (m.get("peak_1thread") or {}).get("gflops"):
+        peak_txt += f", {m['peak_1thread']['gflops']:.1f} GFLOP/s on 1 thread"
     bw_txt = (f"triad bandwidth {bw['gbs']:.1f} GB/s ({bw.get('method')}, {bw.get('array_mib')} MiB arrays)"
               if bw.get("gbs") else f"bandwidth unavailable ({bw.get('why')})")
     lines.append(f"measured: {peak_txt}; {bw_txt}")
@@ -143,8 +145,9 @@ def _comparison_lines(report: Report) -> list[str]:
     c = report.comparison
     if not c:
         return []
+    what = "nervo times" if c.get("by", "time") == "time" else "nervo time / peer time"
     lines = [f"compared with {c.get('old_date')} ({c.get('old_command')}); regression threshold "
-             f"{c['threshold']:.0%} on nervo times:"]
+             f"{c['threshold']:.0%} on {what}:"]
     for row in c["rows"]:
         change = f"{row['change']:+.1%}" if row["change"] is not None else "-"
         flag = "  REGRESSION" if row["regression"] else ""
@@ -239,9 +242,20 @@ def write_plot(report: Report, path: str) -> None:
     for k, p in enumerate(peers):
         ys = [i + (k - (len(peers) - 1) / 2) * height for i in range(len(labels))]
         vals = [v if v is not None else float("nan") for v in data[p]]
-        ax.barh(ys, vals, height=height, label=f"{p} time / nervo time")
+        # Bars grow from 1 (parity): right when nervo is faster, left when it is slower.
+        ax.barh(ys, [v - 1.0 for v in vals], left=1.0, height=height, label=f"{p} time / nervo time")
+        for y, v in zip(ys, vals):
+            if v == v:
+                ax.annotate(f"{v:.2g}x", (v, y), xytext=(3 if v >= 1 else -3, 0), textcoords="offset points",
+                            ha="left" if v >= 1 else "right", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
+    finite = [v for p in peers for v in data[p] if v is not None and v > 0]
+    if finite:
+        ax.set_xlim(min(min(finite), 1.0) / 1.6, max(max(finite), 1.0) * 1.6)
+    from matplotlib.ticker import FuncFormatter
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()
