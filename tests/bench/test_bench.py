@@ -362,3 +362,21 @@ def test_compare_by_ratio_ignores_a_uniformly_slower_machine(tmp_path):
     assert report.comparison["regressions"][0]["note"] == "relative to numpy"
     with pytest.raises(ValueError, match="compare_by"):
         _run([_case()], compare=str(uniform), compare_by="speed")
+
+
+def test_failing_reference_is_an_error_and_is_not_computed_when_nothing_runs():
+    calls = []
+
+    def reference():
+        calls.append(1)
+        raise ArithmeticError("no oracle")
+
+    def setup(impl):
+        if impl == "torch":
+            raise Unavailable("torch missing")
+        return lambda: 1.0
+    report, _ = _run([Case(op="r", shape="1", setup=setup, reference=reference, impls=("torch",))])
+    assert report.results[0].status == "skipped" and calls == []
+    report, _ = _run([Case(op="r", shape="1", setup=setup, reference=reference, impls=("numpy", "torch"))])
+    res = _by_impl(report)
+    assert res["numpy"].status == "error" and "no oracle" in res["numpy"].message and calls == [1]

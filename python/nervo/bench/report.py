@@ -108,8 +108,14 @@ def header_lines(report: Report) -> list[str]:
                  f"isa {nv.get('isa')}, OpenMP {nv.get('openmp') or '-'}, {s.get('threads')} thread(s)")
     npc = p.get("numpy", {})
     core = m.get("openblas_coretype")
-    core_txt = (f"OPENBLAS_CORETYPE={core} is set (OpenBLAS held to that kernel)" if core
-                else "OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel from the CPU)")
+    if core and avx512:
+        core_txt = (f"OPENBLAS_CORETYPE={core} is set: OpenBLAS is held to that kernel; unset it and "
+                    f"OPENBLAS_L2_SIZE to compare with its AVX-512 (SkylakeX) kernel")
+    elif core:
+        core_txt = (f"OPENBLAS_CORETYPE={core} is set (no AVX-512 here, so OpenBLAS's AVX2 kernel "
+                    f"either way)")
+    else:
+        core_txt = "OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel from the CPU)"
     lines.append(f"numpy   : {npc.get('version')}, BLAS {npc.get('blas')}; runtime: "
                  f"{npc.get('blas_runtime', '?')}; {core_txt}"
                  + ("" if m.get("blas_threads_pinned") else "; BLAS threads NOT pinned (no threadpoolctl)"))

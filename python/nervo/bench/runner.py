@@ -456,12 +456,16 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
     names = _impl_order([i for i in case.impls if impls is None or i in impls])
     results: list[Result] = []
     timers: list[_Timer] = []
-    want, ref_error = None, None
-    if case.reference is not None:
-        try:
-            want = case.reference()
-        except Exception as exc:  # noqa: BLE001 - reported, the run goes on
-            ref_error = f"reference failed: {type(exc).__name__}: {exc}"
+    ref = {}     # the reference result, computed when the first implementation has run
+
+    def reference():
+        if not ref:
+            try:
+                ref["value"], ref["error"] = case.reference(), None
+            except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                ref["value"], ref["error"] = None, f"reference failed: {type(exc).__name__}: {exc}"
+        return ref["value"], ref["error"]
+
     try:
         for impl in names:
             r = Result(family=family, suite=suite, op=case.op, shape=case.shape, impl=impl, status="ok")
@@ -477,12 +481,13 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
             except Exception as exc:  # noqa: BLE001 - reported, the run goes on
                 r.status, r.message = "error", f"{type(exc).__name__}: {exc}"
                 continue
-            if ref_error is not None:
-                r.status, r.message = "error", ref_error
-                continue
             if case.reference is None:
                 r.status, r.message = "unchecked", "the case has no reference"
             else:
+                want, ref_error = reference()
+                if ref_error is not None:
+                    r.status, r.message = "error", ref_error
+                    continue
                 try:
                     err = check_result(case, got, want)
                 except Exception as exc:  # noqa: BLE001
