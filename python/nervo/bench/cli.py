@@ -71,7 +71,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="compare nervo with numpy/torch (same process, same threads) and guard against regressions",
         description="Time nervo and every installed peer side by side on the same inputs and thread "
-                    "count; each result is checked against a reference before it is timed.")
+                    "count; each result is checked against a reference before it is timed.",
+        epilog="exit status: 0 all checked and timed; 1 a result was wrong or failed (or a usage error); "
+               "3 --compare found a regression past --threshold",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", choices=("kernels", "layers", "models", "all"), default="all",
                    help="which benchmarks (default: all)")
     p.add_argument("--filter", metavar="PATTERN",

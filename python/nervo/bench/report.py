@@ -45,7 +45,7 @@ def _cell(r: Result | None, base: Result | None) -> str:
     if r.spread is not None and r.repeats >= 2:
         text += f" ±{r.spread * 50:.0f}%"
     if r.status == "unchecked":
-        text += " (unchecked)"
+        text += " ?"
     if base is not None and r is not base and r.ratio is not None:
         text += f" ({r.ratio:.2f}x)"
     return text
@@ -136,6 +136,9 @@ def header_lines(report: Report) -> list[str]:
 
 def _notes(report: Report) -> list[str]:
     notes, skipped = [], {}
+    unchecked = sorted({r.group for r in report.results if r.status == "unchecked"})
+    if unchecked:
+        notes.append(f"? = timed but not checked (the case has no reference): {', '.join(unchecked)}")
     for r in report.results:
         if r.status in ("wrong", "error"):
             notes.append(f"{r.status.upper()}: {r.family}/{r.group} [{r.impl}]: {r.message}")
