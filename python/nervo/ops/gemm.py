@@ -182,8 +182,11 @@ def matmul(a, b, out=None) -> np.ndarray:
                [4., 4.]], dtype=float32)
     """
     call = "nervo.ops.matmul"
-    a = _matrix(a, call, "a", (1, 2, 3))
-    b = _matrix(b, call, "b", (1, 2, 3), a.dtype)
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and 1 <= a.ndim <= 3
+            and 1 <= b.ndim <= 3 and ((dt := a.dtype) is F32 or dt is F64) and b.dtype is dt
+            and a.flags.aligned and b.flags.aligned):
+        a = _matrix(a, call, "a", (1, 2, 3))
+        b = _matrix(b, call, "b", (1, 2, 3), a.dtype)
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ValueError(f"{call}: inner dimensions differ: a.shape={fmt_shape(a.shape)}, "
                          f"b.shape={fmt_shape(b.shape)}")
@@ -213,9 +216,11 @@ def matmul(a, b, out=None) -> np.ndarray:
                 raise ValueError(f"{call}: out is read-only")
     if out.size == 0:
         return out
-    out_full = out.reshape(full) if out.ndim != len(full) else out
-    if not np.shares_memory(out_full, out) and out.size:
-        raise ValueError(f"{call}: out cannot be viewed as {fmt_shape(full)} without a copy")
+    out_full = out
+    if out.ndim != len(full):
+        out_full = out.reshape(full)
+        if not np.shares_memory(out_full, out):
+            raise ValueError(f"{call}: out cannot be viewed as {fmt_shape(full)} without a copy")
     # Batched (B, M, K) @ (K, N) with a row-major a: one GEMM of B*M rows is faster than B small ones.
     if a2.ndim == 3 and b2.ndim == 2 and a2.flags.c_contiguous and out_full.flags.c_contiguous:
         K["gemm"](a2.reshape(-1, a2.shape[-1]), b2, out_full.reshape(-1, n), False, False, 1.0, 0.0,
