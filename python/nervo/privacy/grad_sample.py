@@ -297,17 +297,24 @@ def _layer_norm(module, recs, scale):
 
 
 def _group_norm(module, recs, scale):
+    # gw_n[c] = sum_l g * xhat = rstd_ng * (sum_l g x - mu_ng * sum_l g) for c in group g: two
+    # per-channel reductions and per-group statistics, without forming xhat (N, C, L).
     Gn = module.num_groups
     ws, bs = [], []
     for x, g in recs:
         N, C = x.shape[:2]
-        xf = x.astype(np.float64).reshape(N, Gn, -1)
-        mu = xf.mean(axis=2, keepdims=True)
-        var = xf.var(axis=2, keepdims=True)
-        xhat = ((xf - mu) / np.sqrt(var + module.eps)).astype(x.dtype).reshape(N, C, -1)
-        gs = (g * g.dtype.type(scale)).reshape(N, C, -1)
-        ws.append(np.einsum("ncl,ncl->nc", gs, xhat))
-        bs.append(gs.sum(axis=2))
+        xr = x.reshape(N, Gn, -1)
+        L = xr.shape[2]
+        mu = xr.mean(axis=2, dtype=np.float64)
+        msq = np.einsum("ngl,ngl->ng", xr, xr, dtype=np.float64) / max(L, 1)
+        rstd = 1.0 / np.sqrt(np.maximum(msq - mu * mu, 0.0) + module.eps)
+        gs = g.reshape(N, C, -1)
+        sgx = np.einsum("ncl,ncl->nc", gs, x.reshape(N, C, -1), dtype=np.float64)
+        sg = gs.sum(axis=2, dtype=np.float64)
+        per = C // Gn
+        mu_c, rstd_c = np.repeat(mu, per, axis=1), np.repeat(rstd, per, axis=1)
+        ws.append((rstd_c * (sgx - mu_c * sg) * scale).astype(x.dtype))
+        bs.append((sg * scale).astype(x.dtype))
     out = {}
     if getattr(module, "weight", None) is not None and module.weight.requires_grad:
         out["weight"] = Dense(sum(ws), (module.num_channels,))
