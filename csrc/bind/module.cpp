@@ -21,6 +21,9 @@ void bind_loss(py::module_& m, py::list& kernels);
 void bind_dropout(py::module_& m, py::list& kernels);
 void bind_embed(py::module_& m, py::list& kernels);
 void bind_optim(py::module_& m, py::list& kernels);
+void bind_conv(py::module_& m, py::list& kernels);
+void bind_pool(py::module_& m, py::list& kernels);
+void bind_norm(py::module_& m, py::list& kernels);
 }  // namespace bind
 }  // namespace nervo
 
@@ -68,5 +71,8 @@ PYBIND11_MODULE(_C, m) {
   nervo::bind::bind_dropout(m, kernels);
   nervo::bind::bind_embed(m, kernels);
   nervo::bind::bind_optim(m, kernels);
+  nervo::bind::bind_conv(m, kernels);
+  nervo::bind::bind_pool(m, kernels);
+  nervo::bind::bind_norm(m, kernels);
   m.attr("KERNELS") = kernels;
 }

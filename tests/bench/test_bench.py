@@ -307,3 +307,76 @@ def test_every_registered_case_is_well_formed():
         if case.quick is not None:
             small = case.quick()
             assert isinstance(small, Case) and small.op == case.op, case.group
+
+
+def test_single_thread_cases_use_the_one_thread_peak():
+    case = Case(op="g", shape="1", setup=None, flops=2e9, tags=("threads:1",))
+    assert runner.case_threads(case) == 1 and runner.case_threads(_case()) is None
+    machine = {"threads": 2, "peak": {"gflops": 100.0}, "peak_1thread": {"gflops": 50.0},
+               "bandwidth": {"gbs": 10.0}}
+    r = runner.Result(family="f", suite="kernels", op="g", shape="1", impl="nervo-native", status="ok",
+                      median_s=0.1)
+    runner._rates(case, [r], machine)
+    assert r.gflops == pytest.approx(20.0) and r.fraction == pytest.approx(0.4)
+
+
+def test_blas_limits_sets_and_restores_numpy_threads():
+    threadpoolctl = pytest.importorskip("threadpoolctl")
+    if not [p for p in threadpoolctl.threadpool_info() if p["user_api"] == "blas"]:
+        pytest.skip("numpy has no BLAS pool threadpoolctl can see")
+
+    outer = bench.blas_limits(1)
+
+    def counts():   # the pools loaded when blas_limits first ran: numpy's (torch's MKL may come later)
+        return {lib["num_threads"] for lib in bench._BLAS["controller"].info()}
+    outer.restore_original_limits()
+    before = counts()
+    outer = bench.blas_limits(1)
+    assert counts() == {1}
+    inner = bench.blas_limits(1)       # already 1: nothing to do, nothing to undo
+    inner.restore_original_limits()
+    assert counts() == {1}
+    outer.restore_original_limits()
+    assert counts() == before
+
+
+def test_compare_by_ratio_ignores_a_uniformly_slower_machine(tmp_path):
+    new = tmp_path / "new.json"
+    _run([_case()], json=str(new))
+    data = json.loads(new.read_text())
+    uniform, nervo_only = tmp_path / "uniform.json", tmp_path / "nervo_only.json"
+    for r in data["results"]:        # old run: everything 10x faster (a faster machine)
+        r["median_s"] *= 0.1
+    uniform.write_text(json.dumps(data))
+    for r in data["results"]:        # old run: only nervo 10x faster (nervo regressed)
+        if not r["impl"].startswith("nervo-"):
+            r["median_s"] *= 10
+    nervo_only.write_text(json.dumps(data))
+
+    report, _ = _run([_case()], compare=str(uniform), threshold=0.5)
+    assert report.exit_code() == runner.REGRESSION_EXIT          # by time: flagged
+    report, text = _run([_case()], compare=str(uniform), threshold=0.5, compare_by="ratio")
+    assert report.exit_code() == 0, text                           # by ratio: the machine, not nervo
+    report, _ = _run([_case()], compare=str(nervo_only), threshold=0.5, compare_by="ratio")
+    assert report.exit_code() == runner.REGRESSION_EXIT
+    assert report.comparison["regressions"][0]["note"] == "relative to numpy"
+    with pytest.raises(ValueError, match="compare_by"):
+        _run([_case()], compare=str(uniform), compare_by="speed")
+
+
+def test_failing_reference_is_an_error_and_is_not_computed_when_nothing_runs():
+    calls = []
+
+    def reference():
+        calls.append(1)
+        raise ArithmeticError("no oracle")
+
+    def setup(impl):
+        if impl == "torch":
+            raise Unavailable("torch missing")
+        return lambda: 1.0
+    report, _ = _run([Case(op="r", shape="1", setup=setup, reference=reference, impls=("torch",))])
+    assert report.results[0].status == "skipped" and calls == []
+    report, _ = _run([Case(op="r", shape="1", setup=setup, reference=reference, impls=("numpy", "torch"))])
+    res = _by_impl(report)
+    assert res["numpy"].status == "error" and "no oracle" in res["numpy"].message and calls == [1]

@@ -14,6 +14,10 @@ serve three users:
 * :func:`run` in Python (:mod:`nervo.bench.runner`), e.g.
   ``nervo.bench.run(suite="kernels", filter="gemm", threads=2, json="out.json")``.
 
+Tags a case may carry: ``"kernels"``/``"layers"``/``"models"`` (its suite, like ``Case.suite``)
+and ``"threads:N"`` when its setup pins N threads itself (e.g. a single-thread GEMM), so that
+``nervo bench`` reports its rate against the N-thread peak.
+
 Vocabulary: *impl* is one implementation name (``nervo-native``, ``nervo-numba``, ``numpy``,
 ``torch``, ``onnxruntime``); the *suite* of a case is ``kernels``, ``layers`` or ``models``.
 """
@@ -91,6 +95,53 @@ def torch_module(threads: int | None = None):
     import nervo
     torch.set_num_threads(threads or nervo.get_num_threads())
     return torch
+
+
+_BLAS = {"controller": None, "loaded": False, "current": None}
+
+
+class _BlasLimit:
+    """What :func:`blas_limits` returns: ``restore_original_limits()`` puts the previous count back."""
+
+    def __init__(self, limiter, previous):
+        self._limiter, self._previous = limiter, previous
+
+    def restore_original_limits(self) -> None:
+        if self._limiter is not None:
+            self._limiter.restore_original_limits()
+            self._limiter = None
+            _BLAS["current"] = self._previous
+
+
+def blas_limits(threads: int):
+    """Limit numpy's BLAS pool to ``threads`` (threadpoolctl); returns an object whose
+    ``restore_original_limits()`` undoes it, or None without threadpoolctl.
+
+    NOTE: ``threadpoolctl.threadpool_limits`` rescans the loaded libraries on every call (about
+    1 ms here), which would be charged to numpy if done inside a timed callable. This reuses one
+    ``ThreadpoolController`` and does nothing when the pool already has ``threads`` (the count
+    this function set last; a change made behind its back is not seen).
+    """
+    if not _BLAS["loaded"]:
+        _BLAS["loaded"] = True
+        try:
+            from threadpoolctl import ThreadpoolController
+        except ImportError:
+            pass
+        else:
+            controller = ThreadpoolController().select(user_api="blas")
+            _BLAS["controller"] = controller
+            counts = [lib["num_threads"] for lib in controller.info()]
+            _BLAS["current"] = counts[0] if counts and len(set(counts)) == 1 else None
+    controller = _BLAS["controller"]
+    if controller is None:
+        return None
+    previous = _BLAS["current"]
+    if previous == threads:
+        return _BlasLimit(None, previous)
+    limiter = controller.limit(limits=threads)
+    _BLAS["current"] = threads
+    return _BlasLimit(limiter, previous)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -301,4 +352,4 @@ def run(*args, **kwargs):
 
 __all__ = ["Case", "Unavailable", "IMPLS", "SUITES", "INSTALL", "check_result", "reference_of",
            "all_cases", "families", "select", "suite_of", "matches", "pytest_params",
-           "run_pytest_benchmark", "nervo_backend", "torch_module", "threads_default", "run"]
+           "run_pytest_benchmark", "nervo_backend", "torch_module", "blas_limits", "threads_default", "run"]

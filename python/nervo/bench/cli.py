@@ -34,9 +34,9 @@ def _command_line(args) -> str:
     """The command as run, rebuilt from the parsed options (recorded in JSON and Markdown)."""
     parts = ["nervo", "bench"]
     for opt in ("suite", "filter", "threads", "impl", "repeats", "min_time", "json", "plot", "markdown",
-                "compare", "threshold"):
+                "compare", "threshold", "compare_by"):
         value = getattr(args, opt)
-        if value is None or (opt == "threshold" and not args.compare):
+        if value is None or (opt in ("threshold", "compare_by") and not args.compare):
             continue
         text = str(value)
         if any(ch in text for ch in " *?[],'\"$"):
@@ -58,7 +58,7 @@ def _cmd_bench(args) -> int:
     report = run(suite=args.suite, filter=args.filter, threads=args.threads, quick=args.quick,
                  impls=impls, repeats=args.repeats, min_time=args.min_time, json=args.json,
                  plot=args.plot, markdown=args.markdown, compare=args.compare,
-                 threshold=args.threshold, progress=not args.no_progress,
+                 threshold=args.threshold, compare_by=args.compare_by, progress=not args.no_progress,
                  command=_command_line(args))
     if not report.results:
         print("nervo bench: no case matched (see `nervo bench --list`)", file=sys.stderr)
@@ -71,7 +71,10 @@ def register(subparsers) -> None:
     p = subparsers.add_parser(
         "bench", help="compare nervo with numpy/torch (same process, same threads) and guard against regressions",
         description="Time nervo and every installed peer side by side on the same inputs and thread "
-                    "count; each result is checked against a reference before it is timed.")
+                    "count; each result is checked against a reference before it is timed.",
+        epilog="exit status: 0 all checked and timed; 1 a result was wrong or failed (or a usage error); "
+               "3 --compare found a regression past --threshold",
+        formatter_class=argparse.RawDescriptionHelpFormatter)
     p.add_argument("--suite", choices=("kernels", "layers", "models", "all"), default="all",
                    help="which benchmarks (default: all)")
     p.add_argument("--filter", metavar="PATTERN",
@@ -91,6 +94,9 @@ def register(subparsers) -> None:
     p.add_argument("--compare", metavar="OLD.json", help="show the change against an earlier --json run")
     p.add_argument("--threshold", type=_fraction, default=0.10, metavar="FRACTION",
                    help="with --compare: exit 3 when a nervo time grew by more than this (default 0.10 = 10%%)")
+    p.add_argument("--compare-by", choices=("time", "ratio"), default="time",
+                   help="with --compare: 'time' (median times) or 'ratio' (nervo's time over torch's or "
+                        "numpy's in the same run: robust to a machine that is uniformly slower today)")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_bench)

@@ -45,7 +45,7 @@ def _cell(r: Result | None, base: Result | None) -> str:
     if r.spread is not None and r.repeats >= 2:
         text += f" ±{r.spread * 50:.0f}%"
     if r.status == "unchecked":
-        text += " (unchecked)"
+        text += " ?"
     if base is not None and r is not base and r.ratio is not None:
         text += f" ({r.ratio:.2f}x)"
     return text
@@ -89,6 +89,8 @@ def header_lines(report: Report) -> list[str]:
     peak, bw = m.get("peak") or {}, m.get("bandwidth") or {}
     peak_txt = (f"FMA peak {peak['gflops']:.1f} GFLOP/s ({peak.get('method')})" if peak.get("gflops")
                 else f"FMA peak unavailable ({peak.get('why')})")
+    if (m.get("peak_1thread") or {}).get("gflops"):
+        peak_txt += f", {m['peak_1thread']['gflops']:.1f} GFLOP/s on 1 thread"
     bw_txt = (f"triad bandwidth {bw['gbs']:.1f} GB/s ({bw.get('method')}, {bw.get('array_mib')} MiB arrays)"
               if bw.get("gbs") else f"bandwidth unavailable ({bw.get('why')})")
     lines.append(f"measured: {peak_txt}; {bw_txt}")
@@ -106,8 +108,14 @@ def header_lines(report: Report) -> list[str]:
                  f"isa {nv.get('isa')}, OpenMP {nv.get('openmp') or '-'}, {s.get('threads')} thread(s)")
     npc = p.get("numpy", {})
     core = m.get("openblas_coretype")
-    core_txt = (f"OPENBLAS_CORETYPE={core} is set (OpenBLAS held to that kernel)" if core
-                else "OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel from the CPU)")
+    if core and avx512:
+        core_txt = (f"OPENBLAS_CORETYPE={core} is set: OpenBLAS is held to that kernel; unset it and "
+                    f"OPENBLAS_L2_SIZE to compare with its AVX-512 (SkylakeX) kernel")
+    elif core:
+        core_txt = (f"OPENBLAS_CORETYPE={core} is set (no AVX-512 here, so OpenBLAS's AVX2 kernel "
+                    f"either way)")
+    else:
+        core_txt = "OPENBLAS_CORETYPE unset (OpenBLAS picks its kernel from the CPU)"
     lines.append(f"numpy   : {npc.get('version')}, BLAS {npc.get('blas')}; runtime: "
                  f"{npc.get('blas_runtime', '?')}; {core_txt}"
                  + ("" if m.get("blas_threads_pinned") else "; BLAS threads NOT pinned (no threadpoolctl)"))
@@ -128,6 +136,9 @@ def header_lines(report: Report) -> list[str]:
 
 def _notes(report: Report) -> list[str]:
     notes, skipped = [], {}
+    unchecked = sorted({r.group for r in report.results if r.status == "unchecked"})
+    if unchecked:
+        notes.append(f"? = timed but not checked (the case has no reference): {', '.join(unchecked)}")
     for r in report.results:
         if r.status in ("wrong", "error"):
             notes.append(f"{r.status.upper()}: {r.family}/{r.group} [{r.impl}]: {r.message}")
@@ -143,8 +154,9 @@ def _comparison_lines(report: Report) -> list[str]:
     c = report.comparison
     if not c:
         return []
+    what = "nervo times" if c.get("by", "time") == "time" else "nervo time / peer time"
     lines = [f"compared with {c.get('old_date')} ({c.get('old_command')}); regression threshold "
-             f"{c['threshold']:.0%} on nervo times:"]
+             f"{c['threshold']:.0%} on {what}:"]
     for row in c["rows"]:
         change = f"{row['change']:+.1%}" if row["change"] is not None else "-"
         flag = "  REGRESSION" if row["regression"] else ""
@@ -239,9 +251,20 @@ def write_plot(report: Report, path: str) -> None:
     for k, p in enumerate(peers):
         ys = [i + (k - (len(peers) - 1) / 2) * height for i in range(len(labels))]
         vals = [v if v is not None else float("nan") for v in data[p]]
-        ax.barh(ys, vals, height=height, label=f"{p} time / nervo time")
+        # Bars grow from 1 (parity): right when nervo is faster, left when it is slower.
+        ax.barh(ys, [v - 1.0 for v in vals], left=1.0, height=height, label=f"{p} time / nervo time")
+        for y, v in zip(ys, vals):
+            if v == v:
+                ax.annotate(f"{v:.2g}x", (v, y), xytext=(3 if v >= 1 else -3, 0), textcoords="offset points",
+                            ha="left" if v >= 1 else "right", va="center", fontsize=7)
     ax.axvline(1.0, color="black", linewidth=1)
     ax.set_xscale("log")
+    finite = [v for p in peers for v in data[p] if v is not None and v > 0]
+    if finite:
+        ax.set_xlim(min(min(finite), 1.0) / 1.6, max(max(finite), 1.0) * 1.6)
+    from matplotlib.ticker import FuncFormatter
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}x"))
+    ax.xaxis.set_minor_formatter(FuncFormatter(lambda v, _pos: ""))
     ax.set_yticks(range(len(labels)))
     ax.set_yticklabels(labels, fontsize=8)
     ax.invert_yaxis()

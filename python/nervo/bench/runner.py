@@ -142,11 +142,8 @@ def pinned_threads(threads: int):
     nervo.set_num_threads(threads)
     limits = None
     try:
-        try:
-            from threadpoolctl import threadpool_limits
-            limits = threadpool_limits(limits=threads, user_api="blas")
-        except ImportError:
-            pass
+        from nervo.bench import blas_limits
+        limits = blas_limits(threads)
         if sys.modules.get("torch") is not None:
             sys.modules["torch"].set_num_threads(threads)
         yield limits is not None
@@ -290,6 +287,9 @@ def machine_info(threads: int, quick: bool = False, measure: bool = True) -> dic
             bw["method"] += "; quick mode: small arrays, cache rather than DRAM"
         m["bandwidth"] = bw
         m["peak"] = measure_peak(threads, seconds=0.02 if quick else 0.3)
+        if threads > 1 and m["peak"].get("gflops"):
+            # Single-thread cases (tag "threads:1") are measured against the one-core peak.
+            m["peak_1thread"] = measure_peak(1, seconds=0.02 if quick else 0.3)
     else:
         m["bandwidth"] = {"gbs": None, "why": "not measured"}
         m["peak"] = {"gflops": None, "why": "not measured"}
@@ -456,12 +456,16 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
     names = _impl_order([i for i in case.impls if impls is None or i in impls])
     results: list[Result] = []
     timers: list[_Timer] = []
-    want, ref_error = None, None
-    if case.reference is not None:
-        try:
-            want = case.reference()
-        except Exception as exc:  # noqa: BLE001 - reported, the run goes on
-            ref_error = f"reference failed: {type(exc).__name__}: {exc}"
+    ref = {}     # the reference result, computed when the first implementation has run
+
+    def reference():
+        if not ref:
+            try:
+                ref["value"], ref["error"] = case.reference(), None
+            except Exception as exc:  # noqa: BLE001 - reported, the run goes on
+                ref["value"], ref["error"] = None, f"reference failed: {type(exc).__name__}: {exc}"
+        return ref["value"], ref["error"]
+
     try:
         for impl in names:
             r = Result(family=family, suite=suite, op=case.op, shape=case.shape, impl=impl, status="ok")
@@ -477,12 +481,13 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
             except Exception as exc:  # noqa: BLE001 - reported, the run goes on
                 r.status, r.message = "error", f"{type(exc).__name__}: {exc}"
                 continue
-            if ref_error is not None:
-                r.status, r.message = "error", ref_error
-                continue
             if case.reference is None:
                 r.status, r.message = "unchecked", "the case has no reference"
             else:
+                want, ref_error = reference()
+                if ref_error is not None:
+                    r.status, r.message = "error", ref_error
+                    continue
                 try:
                     err = check_result(case, got, want)
                 except Exception as exc:  # noqa: BLE001
@@ -511,9 +516,20 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
     return results
 
 
+def case_threads(case: Case) -> int | None:
+    """The thread count a case pins itself to (tag ``"threads:N"``), else None (the run's)."""
+    for tag in case.tags:
+        if isinstance(tag, str) and tag.startswith("threads:") and tag[8:].isdigit():
+            return int(tag[8:])
+    return None
+
+
 def _rates(case: Case, results: list[Result], machine: dict) -> None:
     peak = (machine.get("peak") or {}).get("gflops")
     bw = (machine.get("bandwidth") or {}).get("gbs")
+    if case_threads(case) == 1 and machine.get("threads", 1) > 1:
+        peak = (machine.get("peak_1thread") or {}).get("gflops")
+        bw = None   # the triad was measured on the run's thread count
     base = base_result(results)
     for r in results:
         if not r.timed:
@@ -564,7 +580,7 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
         quick: bool = False, impls=None, repeats: int | None = None, min_time: float | None = None,
         warmup: float | None = None, max_time: float | None = None, cases=None,
         json: str | None = None, plot: str | None = None, markdown: str | None = None,
-        compare: str | None = None, threshold: float = 0.10, progress=True,
+        compare: str | None = None, threshold: float = 0.10, compare_by: str = "time", progress=True,
         measure_machine: bool = True, command: str | None = None, out=None) -> Report:
     """Run benchmarks, print the report, and optionally write JSON / PNG / Markdown files.
 
@@ -579,6 +595,8 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
         json, plot, markdown: files to write (plot needs matplotlib: ``nervo[plot]``).
         compare: an earlier JSON file; the report gains a ``comparison`` and ``exit_code()``
             turns non-zero when a nervo time grew by more than ``threshold`` (0.10 = 10%).
+        compare_by: ``"time"`` or ``"ratio"`` (nervo's time over torch's or numpy's in the same
+            run: robust to a machine that got uniformly slower); see :func:`compare_reports`.
         progress: print one line per case to stderr (or a callable(i, n, family, case, results)).
         measure_machine: measure bandwidth and FMA peak (needed for the fraction column).
         out: stream for the report (default stdout; None-like False to print nothing).
@@ -595,6 +613,8 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
         raise ValueError(f"nervo.bench.run: threads must be a positive int, got {threads!r}")
     if not (isinstance(threshold, (int, float)) and threshold >= 0):
         raise ValueError(f"nervo.bench.run: threshold must be a number >= 0, got {threshold!r}")
+    if compare_by not in COMPARE_BY:
+        raise ValueError(f"nervo.bench.run: compare_by must be one of {COMPARE_BY}, got {compare_by!r}")
     if plot:
         require_matplotlib()
     old = load_json(compare) if compare else None
@@ -639,7 +659,7 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
                     machine=machine, peers=peers, skipped_peers=missing, results=results,
                     elapsed_s=time.perf_counter() - t_start)
     if old is not None:
-        report.comparison = compare_reports(old, report.to_dict(), threshold)
+        report.comparison = compare_reports(old, report.to_dict(), threshold, compare_by)
     if out:
         from nervo.bench.report import print_report
         print_report(report, out)
@@ -683,13 +703,31 @@ def load_json(path: str) -> dict:
     return data
 
 
-def compare_reports(old: dict, new: dict, threshold: float) -> dict:
-    """Per (group, impl) change of the median time; a *regression* is a nervo implementation
-    whose time grew by more than ``threshold`` (relative) or whose result became wrong.
-    Peers are compared for context only (their speed is not nervo's to regress)."""
+COMPARE_BY = ("time", "ratio")
+RATIO_PEERS = ("torch", "numpy")   # what "ratio" comparisons measure nervo against, first found
+
+
+def compare_reports(old: dict, new: dict, threshold: float, by: str = "time") -> dict:
+    """Per (group, impl) change between two runs; a *regression* is a nervo implementation that
+    got slower by more than ``threshold`` (relative), or whose result became wrong. Peers are
+    compared for context only (their speed is not nervo's to regress).
+
+    ``by="time"`` compares median times. ``by="ratio"`` compares nervo's time divided by a peer's
+    time in the same run (torch, else numpy, timed in both runs), which cancels a machine that is
+    uniformly slower or faster than when the old run was made (shared CI runners); cases without
+    such a peer fall back to time and say so.
+    """
+    if by not in COMPARE_BY:
+        raise ValueError(f"nervo bench --compare: compare by one of {COMPARE_BY}, got {by!r}")
+
     def index(d):
         return {(r["group"], r["impl"]): r for r in d.get("results", [])}
     o, n = index(old), index(new)
+
+    def peer_time(idx, group, peer):
+        r = idx.get((group, peer))
+        return r.get("median_s") if r and r.get("status") in ("ok", "unchecked") else None
+
     rows, regressions = [], []
     for key, rn in n.items():
         ro = o.get(key)
@@ -702,12 +740,22 @@ def compare_reports(old: dict, new: dict, threshold: float) -> dict:
             row["note"] = f"now {rn['status']}: {rn.get('message', '')}"
             row["regression"] = is_nervo
         elif row["old_s"] and row["new_s"]:
-            row["change"] = row["new_s"] / row["old_s"] - 1.0
+            old_v, new_v = row["old_s"], row["new_s"]
+            if by == "ratio" and is_nervo:
+                for peer in RATIO_PEERS:
+                    po, pn = peer_time(o, key[0], peer), peer_time(n, key[0], peer)
+                    if po and pn:
+                        old_v, new_v = old_v / po, new_v / pn
+                        row["note"] = f"relative to {peer}"
+                        break
+                else:
+                    row["note"] = "no peer timed in both runs: by time"
+            row["change"] = new_v / old_v - 1.0
             row["regression"] = is_nervo and row["change"] > threshold
         rows.append(row)
         if row["regression"]:
             regressions.append(row)
-    return {"threshold": threshold, "old_date": old.get("date"), "old_command": old.get("command"),
+    return {"threshold": threshold, "by": by, "old_date": old.get("date"), "old_command": old.get("command"),
             "rows": rows, "regressions": regressions,
             "only_old": sorted(f"{g} [{i}]" for g, i in set(o) - set(n)),
             "only_new": sorted(f"{g} [{i}]" for g, i in set(n) - set(o))}

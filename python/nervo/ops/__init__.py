@@ -13,3 +13,9 @@ from nervo.ops.optim import *  # noqa: F401,F403
 # NOTE: the softmax and dropout modules are shadowed by their functions of the same name here;
 # reach the modules through sys.modules["nervo.ops.softmax"] if ever needed.
 from nervo.ops import act, loss, embed, optim  # noqa: F401,E402
+from nervo.ops.conv import *  # noqa: F401,F403
+from nervo.ops import conv  # noqa: F401
+from nervo.ops.pool import *  # noqa: F401,F403
+from nervo.ops import pool  # noqa: F401
+from nervo.ops.norm import *  # noqa: F401,F403
+from nervo.ops import norm  # noqa: F401

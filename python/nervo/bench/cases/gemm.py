@@ -16,11 +16,10 @@ MLP = (784, 256, 128, 10)
 
 
 def _blas_limits(threads):
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:  # numpy then uses its default thread count
-        return None
-    return threadpool_limits(limits=threads, user_api="blas")
+    # nervo.bench.blas_limits reuses one threadpoolctl controller: threadpool_limits() rescans the
+    # loaded libraries on each call (~1 ms), which would be charged to numpy inside run().
+    from nervo.bench import blas_limits
+    return blas_limits(threads)  # None without threadpoolctl: numpy keeps its default count
 
 
 def _make(m, n, k, trans_a, trans_b, threads=None):
@@ -91,6 +90,7 @@ def _case(op, label, m, n, k, trans_a=False, trans_b=False, threads=None, quick=
     return Case(op=op, shape=label, setup=setup, reference=reference, flops=2.0 * m * n * k,
                 rtol=1e-3, atol=1e-3 * max(1.0, k ** 0.5),
                 impls=("nervo-native", "nervo-numba", "numpy", "torch"),
+                tags=(f"threads:{threads}",) if threads else (),
                 quick=(lambda: _case(op, label + "-quick", 8, 8, 8, trans_a, trans_b, threads, False))
                 if quick else None)
 

@@ -1,0 +1,102 @@
+"""Linear and bilinear layers as differentiable ops: one GEMM call each way.
+
+Sizes: input (..., K) -> output (..., N); weight (N, K) as in torch; M = rows of the flattened
+input. Forward is ``gemm(x, W, trans_b=True, bias=b, activation=act)`` (bias and activation in
+the GEMM's epilogue); backward is ``dx = g @ W`` and ``dW = g.T @ x`` (two GEMMs, the second
+skipped when the weight is frozen, the first when the input needs no gradient) and ``db = sum(g)``.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nervo import ops
+from nervo.autograd import mode as _mode
+from nervo.functional.basic import _node, _plain, _t
+from nervo.tensor import Tensor
+
+__all__ = ["linear", "bilinear"]
+
+_ACT_BACKWARD = {None: None, "relu": ops.relu_backward, "sigmoid": ops.sigmoid_backward,
+                 "tanh": ops.tanh_backward}
+
+
+def _gemm(a, b, trans_a=False, trans_b=False, bias=None, activation=None):
+    g = getattr(ops, "gemm", None)
+    if g is not None:
+        return g(a, b, trans_a=trans_a, trans_b=trans_b, bias=bias, activation=activation)
+    # TODO(kernel): ops.gemm
+    y = (a.T if trans_a else a) @ (b.T if trans_b else b)
+    if bias is not None:
+        y += bias
+    if activation is not None:
+        y = getattr(ops, activation)(y)
+    return y
+
+
+def linear(input, weight, bias=None, activation=None):
+    """y = act(x @ W.T + b) (torch.nn.functional.linear, plus nervo's fused ``activation``: None,
+    "relu", "sigmoid" or "tanh", applied in the GEMM epilogue).
+
+    Shape: input (*, K), weight (N, K), bias (N,) -> (*, N).
+
+    Raises:
+        ValueError: input's last dimension differs from weight's second, or the bias length
+            differs from weight's first dimension.
+    """
+    x = input if type(input) is Tensor else _t(input)
+    xd, wd = x._data, weight._data
+    bd = bias._data if bias is not None else None
+    if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
+        raise ValueError(f"nervo.nn.functional.linear: input has shape {tuple(xd.shape)} but the "
+                         f"weight expects {wd.shape[1]} input features (weight.shape="
+                         f"{tuple(wd.shape)})")
+    if bd is not None and bd.shape != (wd.shape[0],):
+        raise ValueError(f"nervo.nn.functional.linear: bias has shape {tuple(bd.shape)}, expected "
+                         f"({wd.shape[0]},)")
+    if xd.dtype != wd.dtype:
+        raise TypeError(f"nervo.nn.functional.linear: input is {xd.dtype} but the weight is "
+                        f"{wd.dtype}; convert one of them (e.g. x.float())")
+    lead = xd.shape[:-1]
+    x2 = xd if xd.ndim == 2 else xd.reshape(-1, xd.shape[-1])
+    y = _gemm(x2, wd, trans_b=True, bias=bd, activation=activation)
+    if xd.ndim != 2:
+        y = y.reshape(lead + (wd.shape[0],))
+    rx, rw = x.requires_grad, weight.requires_grad
+    rb = bias is not None and bias.requires_grad
+    if (rx or rw or rb) and _mode.enabled:
+        act_bw = _ACT_BACKWARD[activation] if activation is not None else None
+
+        def bw(g):
+            if act_bw is not None:
+                g = act_bw(g, y)
+            g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+            if not g2.flags.c_contiguous:
+                g2 = np.ascontiguousarray(g2)
+            dx = dw = db = None
+            if rx:
+                dx = _gemm(g2, wd)
+                if xd.ndim != 2:
+                    dx = dx.reshape(xd.shape)
+            if rw:
+                dw = _gemm(g2, x2, trans_a=True)
+            if rb:
+                db = g2.sum(axis=0)
+            return dx, dw, db
+        return _node(y, (x, weight, bias), bw, "LinearBackward")
+    return _plain(y)
+
+
+def bilinear(input1, input2, weight, bias=None):
+    """y_k = x1 @ W_k @ x2 + b_k. Shape: (*, K1), (*, K2), weight (N, K1, K2) -> (*, N)."""
+    x1, x2 = _t(input1), _t(input2)
+    if weight.ndim != 3 or x1.shape[-1] != weight.shape[1] or x2.shape[-1] != weight.shape[2]:
+        raise ValueError(f"nervo.nn.functional.bilinear: inputs of shapes {tuple(x1.shape)} and "
+                         f"{tuple(x2.shape)} do not match weight.shape={tuple(weight.shape)}")
+    n, k1, k2 = weight.shape
+    # (M, K1) @ (K1, N*K2) -> (M, N, K2), times x2 summed over K2.
+    w2 = weight.permute(1, 0, 2).reshape(k1, n * k2)
+    t = (x1.reshape(-1, k1) @ w2).reshape(-1, n, k2)
+    y = (t * x2.reshape(-1, 1, k2)).sum(-1)
+    if bias is not None:
+        y = y + bias
+    return y.reshape(tuple(x1.shape[:-1]) + (n,))

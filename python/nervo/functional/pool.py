@@ -1,0 +1,158 @@
+"""Pooling as differentiable ops on nervo.ops kernels.
+
+Vocabulary: input (N, C, H, W) -> output (N, C, Ho, Wo). 1-D variants run the 2-D kernels with
+H = 1. Max pooling saves the argmax indices (flat h * W + w per plane, as torch returns them).
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nervo.autograd import mode as _mode
+from nervo.functional.basic import _node, _plain, _t
+from nervo.functional.conv import _kernel, _tuple
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d", "adaptive_max_pool2d"]
+
+
+def _input(x, call, nd=4):
+    x = _t(x)
+    xd = x._data
+    if xd.ndim == nd - 1:  # unbatched (C, H, W)
+        return x, True
+    if xd.ndim != nd:
+        raise ValueError(f"{call}: expected a {nd}-D (or {nd - 1}-D unbatched) input, got shape "
+                         f"{tuple(xd.shape)}")
+    return x, False
+
+
+def _check_window(k, s, p, d, call):
+    if any(v <= 0 for v in k + s + d):
+        raise ValueError(f"{call}: kernel_size {k}, stride {s} and dilation {d} must be positive")
+    if any(pi < 0 or pi * 2 > ki for pi, ki in zip(p, k)):
+        raise ValueError(f"{call}: padding {p} must be >= 0 and at most half the kernel size {k}")
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    """Max over k x k windows. Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
+    call = "nervo.nn.functional.max_pool2d"
+    x, unb = _input(input, call)
+    if unb:
+        r = max_pool2d(x.unsqueeze(0), kernel_size, stride, padding, dilation, ceil_mode,
+                       return_indices)
+        return (r[0].squeeze(0), r[1].squeeze(0)) if return_indices else r.squeeze(0)
+    k = _tuple(kernel_size, 2, call, "kernel_size")
+    s = k if stride is None or stride == () else _tuple(stride, 2, call, "stride")
+    p = _tuple(padding, 2, call, "padding")
+    d = _tuple(dilation, 2, call, "dilation")
+    _check_window(k, s, p, d, call)
+    xd = x._data
+    y, idx = _kernel("max_pool2d")(xd, k, s, p, d, ceil_mode)
+    if x.requires_grad and _mode.enabled:
+        bwd = _kernel("max_pool2d_backward")
+        shape = xd.shape
+        out = _node(y, (x,), lambda g: (bwd(g, idx, shape),), "MaxPool2DBackward")
+    else:
+        out = _plain(y)
+    return (out, _plain(idx)) if return_indices else out
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
+               return_indices=False):
+    call = "nervo.nn.functional.max_pool1d"
+    x, unb = _input(input, call, 3)
+    if unb:
+        x = x.unsqueeze(0)
+    k = _tuple(kernel_size, 1, call, "kernel_size")[0]
+    s = k if stride is None else _tuple(stride, 1, call, "stride")[0]
+    r = max_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, _tuple(padding, 1, call, "padding")[0]),
+                   (1, _tuple(dilation, 1, call, "dilation")[0]), ceil_mode, return_indices)
+    if return_indices:
+        y, i = r[0].squeeze(2), r[1].squeeze(2)
+        return (y.squeeze(0), i.squeeze(0)) if unb else (y, i)
+    y = r.squeeze(2)
+    return y.squeeze(0) if unb else y
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True, divisor_override=None):
+    """Mean over k x k windows. Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
+    call = "nervo.nn.functional.avg_pool2d"
+    x, unb = _input(input, call)
+    if unb:
+        return avg_pool2d(x.unsqueeze(0), kernel_size, stride, padding, ceil_mode,
+                          count_include_pad, divisor_override).squeeze(0)
+    k = _tuple(kernel_size, 2, call, "kernel_size")
+    s = k if stride is None or stride == () else _tuple(stride, 2, call, "stride")
+    p = _tuple(padding, 2, call, "padding")
+    _check_window(k, s, p, (1, 1), call)
+    if divisor_override is not None and divisor_override <= 0:
+        raise ValueError(f"{call}: divisor_override must be positive, got {divisor_override}")
+    xd = x._data
+    y = _kernel("avg_pool2d")(xd, k, s, p, ceil_mode, count_include_pad, divisor_override)
+    if x.requires_grad and _mode.enabled:
+        bwd = _kernel("avg_pool2d_backward")
+        shape = xd.shape
+        return _node(y, (x,), lambda g: (bwd(g, shape, k, s, p, ceil_mode, count_include_pad,
+                                             divisor_override),), "AvgPool2DBackward")
+    return _plain(y)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode=False,
+               count_include_pad=True):
+    call = "nervo.nn.functional.avg_pool1d"
+    x, unb = _input(input, call, 3)
+    if unb:
+        x = x.unsqueeze(0)
+    k = _tuple(kernel_size, 1, call, "kernel_size")[0]
+    s = k if stride is None else _tuple(stride, 1, call, "stride")[0]
+    y = avg_pool2d(x.unsqueeze(2), (1, k), (1, s), (0, _tuple(padding, 1, call, "padding")[0]),
+                   ceil_mode, count_include_pad).squeeze(2)
+    return y.squeeze(0) if unb else y
+
+
+def _out_pair(output_size, xd, call):
+    o = _tuple(output_size, 2, call, "output_size") if not isinstance(output_size, (tuple, list)) \
+        else tuple(xd.shape[2 + i] if v is None else int(v) for i, v in enumerate(output_size))
+    if len(o) != 2 or any(v <= 0 for v in o):
+        raise ValueError(f"{call}: output_size must be 2 positive ints, got {output_size}")
+    return o
+
+
+def adaptive_avg_pool2d(input, output_size):
+    """Average pooling to a fixed (Ho, Wo), torch's window rule."""
+    call = "nervo.nn.functional.adaptive_avg_pool2d"
+    x, unb = _input(input, call)
+    if unb:
+        return adaptive_avg_pool2d(x.unsqueeze(0), output_size).squeeze(0)
+    xd = x._data
+    o = _out_pair(output_size, xd, call)
+    y = _kernel("adaptive_avg_pool2d")(xd, o)
+    if x.requires_grad and _mode.enabled:
+        bwd = _kernel("adaptive_avg_pool2d_backward")
+        shape = xd.shape
+        return _node(y, (x,), lambda g: (bwd(g, shape),), "AdaptiveAvgPool2DBackward")
+    return _plain(y)
+
+
+def adaptive_avg_pool1d(input, output_size):
+    x = _t(input)
+    return adaptive_avg_pool2d(x.unsqueeze(-2), (1, int(output_size))).squeeze(-2)
+
+
+def adaptive_max_pool2d(input, output_size, return_indices=False):
+    """Max pooling to a fixed size; supported where the size divides evenly (then it is a plain
+    max pool)."""
+    call = "nervo.nn.functional.adaptive_max_pool2d"
+    x, _ = _input(input, call)
+    H, W = x.shape[-2:]
+    o = _out_pair(output_size, x._data, call)
+    if H % o[0] or W % o[1]:
+        raise NotImplementedError(f"{call}: input size {(H, W)} must be a multiple of the output "
+                                  f"size {o}")
+    k = (H // o[0], W // o[1])
+    return max_pool2d(x, k, k, 0, 1, False, return_indices)
+
+
+del np

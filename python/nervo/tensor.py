@@ -1,0 +1,572 @@
+"""nervo.Tensor: a NumPy array plus autograd metadata, with PyTorch's names and semantics.
+
+A Tensor holds a NumPy array (``.numpy()`` returns it without a copy; float32 by default) and,
+when it takes part in autograd, ``requires_grad``, ``grad`` (a Tensor or None) and ``grad_fn``
+(the :class:`nervo.autograd.Node` that produced it, None for leaves). The math lives in
+``nervo.functional``; the operators and methods here are bound to those functions at import.
+
+Differences from torch (each deliberate):
+
+* CPU only, no device argument beyond ``"cpu"``; dtypes are NumPy dtypes (``nervo.float32`` is
+  ``numpy.float32``).
+* ``.numpy()`` also works on tensors that require grad (it returns the underlying array).
+* In-place ops (``add_``, ``mul_``, ...) are not recorded by autograd.
+"""
+from __future__ import annotations
+
+import numpy as np
+
+from nervo import autograd as _ag
+from nervo.autograd import mode as _mode
+
+__all__ = [
+    "Tensor", "tensor", "as_tensor", "from_numpy", "from_dlpack", "zeros", "ones", "empty",
+    "full", "zeros_like", "ones_like", "empty_like", "full_like", "rand", "randn", "randint",
+    "randperm", "arange", "linspace", "eye", "is_tensor", "float32", "float64", "float16",
+    "int64", "int32", "int8", "uint8", "bool_", "get_default_dtype", "set_default_dtype",
+]
+
+float32 = np.float32
+float64 = np.float64
+float16 = np.float16
+int64 = np.int64
+int32 = np.int32
+int8 = np.int8
+uint8 = np.uint8
+bool_ = np.bool_
+_F32 = np.dtype(np.float32)
+_default = {"dtype": _F32}
+
+
+def get_default_dtype():
+    return _default["dtype"]
+
+
+def set_default_dtype(dtype) -> None:
+    dt = np.dtype(dtype)
+    if dt not in (np.dtype(np.float32), np.dtype(np.float64)):
+        raise TypeError(f"nervo.set_default_dtype: only float32 and float64 are supported, got {dt}")
+    _default["dtype"] = dt
+
+
+_tnew = object.__new__
+
+
+class Tensor:
+    """An n-dimensional array that can record the ops applied to it (see the module docstring)."""
+
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_hooks", "_retain", "__weakref__")
+
+    def __init__(self, data=None, requires_grad: bool = False, dtype=None):
+        if data is None:
+            data = np.empty((0,), _default["dtype"])
+        self._data = _to_array(data, dtype, "nervo.Tensor")
+        if requires_grad:
+            _check_can_require_grad(self._data, "nervo.Tensor")
+        self.requires_grad = bool(requires_grad)
+        self.grad = None
+        self.grad_fn = None
+        self._hooks = None
+        self._retain = False
+
+    @classmethod
+    def _wrap(cls, a):
+        """A Tensor holding ``a`` (an ndarray, taken as is): the hot-path constructor."""
+        t = _tnew(cls)
+        t._data = a
+        t.requires_grad = False
+        t.grad = None
+        t.grad_fn = None
+        t._hooks = None
+        t._retain = False
+        return t
+
+    # ----------------------------------------------------------------- array-like properties
+    @property
+    def shape(self):
+        return self._data.shape
+
+    def size(self, dim=None):
+        if dim is None:
+            return self._data.shape
+        return self._data.shape[dim]
+
+    @property
+    def dtype(self):
+        return self._data.dtype
+
+    @property
+    def ndim(self):
+        return self._data.ndim
+
+    def dim(self):
+        return self._data.ndim
+
+    def numel(self):
+        return self._data.size
+
+    nelement = numel
+
+    @property
+    def device(self):
+        return "cpu"
+
+    @property
+    def is_leaf(self):
+        return self.grad_fn is None
+
+    def element_size(self):
+        return self._data.itemsize
+
+    def is_contiguous(self):
+        return self._data.flags.c_contiguous
+
+    def stride(self, dim=None):
+        st = tuple(s // self._data.itemsize for s in self._data.strides)
+        return st if dim is None else st[dim]
+
+    def is_floating_point(self):
+        return self._data.dtype.kind == "f"
+
+    @property
+    def data(self):
+        """A Tensor sharing this one's array, outside autograd (torch's ``.data``)."""
+        return Tensor._wrap(self._data)
+
+    @data.setter
+    def data(self, value):
+        self._data = value._data if isinstance(value, Tensor) else _to_array(value, None,
+                                                                             "Tensor.data")
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self, force: bool = False) -> np.ndarray:
+        """The underlying array (no copy)."""
+        return self._data
+
+    def __array__(self, dtype=None, copy=None):
+        a = self._data
+        if dtype is not None and a.dtype != dtype:
+            return a.astype(dtype)
+        if copy:
+            return a.copy()
+        return a
+
+    def item(self):
+        if self._data.size != 1:
+            raise ValueError(f"Tensor.item: only one-element tensors can be converted to a Python "
+                             f"scalar (got shape {tuple(self._data.shape)})")
+        return self._data.reshape(-1)[0].item()
+
+    def tolist(self):
+        return self._data.tolist()
+
+    def __float__(self):
+        return float(self.item())
+
+    def __int__(self):
+        return int(self.item())
+
+    def __index__(self):
+        if self._data.dtype.kind not in "iu" or self._data.size != 1:
+            raise TypeError("only integer tensors of a single element can be converted to an index")
+        return int(self.item())
+
+    def __bool__(self):
+        if self._data.size != 1:
+            raise RuntimeError(f"Boolean value of Tensor with {self._data.size} elements is "
+                               "ambiguous")
+        return bool(self._data.reshape(-1)[0])
+
+    def __len__(self):
+        if self._data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self._data.shape[0]
+
+    def __iter__(self):
+        if self._data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self._data.shape[0]))
+
+    def __hash__(self):
+        return id(self)
+
+    def __repr__(self):
+        body = np.array2string(self._data, separator=", ", prefix="tensor(")
+        extra = ""
+        if self._data.dtype != _default["dtype"] and self._data.dtype.kind != "i":
+            extra += f", dtype=nervo.{self._data.dtype}"
+        elif self._data.dtype.kind == "i" and self._data.dtype != np.int64:
+            extra += f", dtype=nervo.{self._data.dtype}"
+        if self.grad_fn is not None:
+            extra += f", grad_fn=<{self.grad_fn.name}>"
+        elif self.requires_grad:
+            extra += ", requires_grad=True"
+        return f"tensor({body}{extra})"
+
+    # ----------------------------------------------------------------- DLPack
+    def __dlpack__(self, stream=None, **kwargs):
+        return self._data.__dlpack__(**kwargs) if kwargs else self._data.__dlpack__()
+
+    def __dlpack_device__(self):
+        return self._data.__dlpack_device__()
+
+    def to_dlpack(self):
+        """A DLPack capsule of this tensor's array (zero copy)."""
+        return self._data.__dlpack__()
+
+    # ----------------------------------------------------------------- autograd
+    def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
+        """Accumulate d(self)/d(leaf) (times ``gradient``) into every leaf's ``.grad``.
+
+        Raises:
+            RuntimeError: self does not require grad, is not a scalar and no gradient is given,
+                or the graph was already freed by an earlier backward().
+        """
+        _ag.backward([self], None if gradient is None else [gradient], retain_graph,
+                     create_graph, inputs)
+
+    def detach(self):
+        """A new leaf Tensor sharing this one's array, outside the graph."""
+        return Tensor._wrap(self._data)
+
+    def detach_(self):
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def requires_grad_(self, requires_grad: bool = True):
+        if requires_grad:
+            _check_can_require_grad(self._data, "Tensor.requires_grad_")
+        elif self.grad_fn is not None:
+            raise RuntimeError("Tensor.requires_grad_(False): you can only change requires_grad of "
+                               "leaf tensors; use detach() on a non-leaf")
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def retain_grad(self):
+        """Keep ``.grad`` of this non-leaf tensor after backward()."""
+        if not self.requires_grad:
+            raise RuntimeError("Tensor.retain_grad: the tensor does not require grad")
+        if self.grad_fn is not None:
+            self._retain = True
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a returned Tensor replaces
+        the gradient. Returns a handle with ``remove()``."""
+        if not self.requires_grad:
+            raise RuntimeError("Tensor.register_hook: cannot register a hook on a tensor that "
+                               "doesn't require gradient")
+        if self._hooks is None:
+            self._hooks = {}
+        return _RemovableHandle(self._hooks, hook)
+
+    # ----------------------------------------------------------------- in-place (not recorded)
+    def _inplace_ok(self, name):
+        if self.requires_grad and _mode.enabled:
+            raise RuntimeError(f"Tensor.{name}: a tensor that requires grad is being used in an "
+                               "in-place operation; wrap it in `with nervo.no_grad():`")
+
+    def zero_(self):
+        self._inplace_ok("zero_")
+        self._data[...] = 0
+        return self
+
+    def fill_(self, value):
+        self._inplace_ok("fill_")
+        self._data[...] = _scalar(value)
+        return self
+
+    def copy_(self, src):
+        self._inplace_ok("copy_")
+        s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.copyto(self._data, s, casting="unsafe")
+        except ValueError as exc:
+            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into shape "
+                               f"{tuple(self._data.shape)}") from exc
+        return self
+
+    def add_(self, other, alpha=1):
+        self._inplace_ok("add_")
+        o = other._data if isinstance(other, Tensor) else other
+        if alpha != 1:
+            o = o * alpha
+        np.add(self._data, o, out=self._data, casting="unsafe")
+        return self
+
+    def sub_(self, other, alpha=1):
+        return self.add_(other, -alpha)
+
+    def mul_(self, other):
+        self._inplace_ok("mul_")
+        o = other._data if isinstance(other, Tensor) else other
+        np.multiply(self._data, o, out=self._data, casting="unsafe")
+        return self
+
+    def div_(self, other):
+        self._inplace_ok("div_")
+        o = other._data if isinstance(other, Tensor) else other
+        np.divide(self._data, o, out=self._data, casting="unsafe")
+        return self
+
+    def clamp_(self, min=None, max=None):
+        self._inplace_ok("clamp_")
+        np.clip(self._data, min, max, out=self._data)
+        return self
+
+    def uniform_(self, a=0.0, b=1.0):
+        from nervo.random import generator
+        self._inplace_ok("uniform_")
+        self._data[...] = generator().uniform(a, b, self._data.shape)
+        return self
+
+    def normal_(self, mean=0.0, std=1.0):
+        from nervo.random import generator
+        self._inplace_ok("normal_")
+        self._data[...] = generator().normal(mean, std, self._data.shape)
+        return self
+
+    # dtype conversions (differentiable casts live in functional.to)
+    def float(self):
+        return self.to(np.float32)
+
+    def double(self):
+        return self.to(np.float64)
+
+    def long(self):
+        return self.to(np.int64)
+
+    def int(self):
+        return self.to(np.int32)
+
+    def bool(self):
+        return self.to(np.bool_)
+
+    def cpu(self):
+        return self
+
+    def type_as(self, other):
+        return self.to(other.dtype)
+
+
+class _RemovableHandle:
+    __slots__ = ("_store", "_key")
+    _next = [0]
+
+    def __init__(self, store, fn):
+        self._store = store
+        self._key = _RemovableHandle._next[0]
+        _RemovableHandle._next[0] += 1
+        store[self._key] = fn
+
+    def remove(self):
+        self._store.pop(self._key, None)
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc):
+        self.remove()
+
+
+def _check_can_require_grad(a, call):
+    if a.dtype.kind not in "fc":
+        raise RuntimeError(f"{call}: only floating-point tensors can require gradients "
+                           f"(got dtype {a.dtype})")
+
+
+def _scalar(v):
+    if isinstance(v, Tensor):
+        return v.item()
+    return v
+
+
+def _to_array(data, dtype, call) -> np.ndarray:
+    """``data`` as a fresh ndarray: Python floats -> default dtype, ints -> int64 (torch's rules);
+    NumPy arrays keep their dtype unless ``dtype`` is given."""
+    if isinstance(data, Tensor):
+        a = data._data
+        return a.astype(dtype) if dtype is not None else a.copy()
+    if dtype is not None:
+        dtype = np.dtype(dtype)
+    if isinstance(data, np.ndarray):
+        a = np.array(data, dtype=dtype, copy=True)
+    else:
+        try:
+            a = np.array(data, dtype=dtype)
+        except (ValueError, TypeError) as exc:
+            raise TypeError(f"{call}: cannot make a tensor from {type(data).__name__}: {exc}") from exc
+        if dtype is None and a.dtype == np.float64 and not _has_np_float64(data):
+            a = a.astype(_default["dtype"])
+        elif dtype is None and a.dtype.kind in "iu" and a.dtype != np.int64 and not isinstance(
+                data, np.generic):
+            a = a.astype(np.int64)
+    if a.dtype == object or a.dtype.kind in "USV":
+        raise TypeError(f"{call}: cannot make a tensor of dtype {a.dtype} (from "
+                        f"{type(data).__name__})")
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return a
+
+
+def _has_np_float64(data):
+    return isinstance(data, np.floating) and np.asarray(data).dtype == np.float64
+
+
+# --------------------------------------------------------------------- factories
+def is_tensor(obj) -> bool:
+    return isinstance(obj, Tensor)
+
+
+def tensor(data, dtype=None, device=None, requires_grad: bool = False) -> Tensor:
+    """A new Tensor holding a copy of ``data`` (torch.tensor).
+
+    Python floats become float32 (the default dtype), Python ints int64; NumPy arrays keep their
+    dtype unless ``dtype`` is given.
+
+    Example:
+        >>> import nervo
+        >>> nervo.tensor([1.0, 2.0]).dtype
+        dtype('float32')
+    """
+    _check_device(device, "nervo.tensor")
+    return Tensor(data, requires_grad=requires_grad, dtype=dtype)
+
+
+def as_tensor(data, dtype=None, device=None) -> Tensor:
+    """Like :func:`tensor` but shares memory with a NumPy array (or Tensor) when it can."""
+    _check_device(device, "nervo.as_tensor")
+    if isinstance(data, Tensor):
+        return data if dtype is None or data.dtype == np.dtype(dtype) else data.to(dtype)
+    if isinstance(data, np.ndarray) and (dtype is None or data.dtype == np.dtype(dtype)):
+        return from_numpy(data)
+    return Tensor(data, dtype=dtype)
+
+
+def from_numpy(a: np.ndarray) -> Tensor:
+    """A Tensor sharing memory with ``a`` (no copy; writes show in both)."""
+    if not isinstance(a, np.ndarray):
+        raise TypeError(f"nervo.from_numpy: expected a numpy.ndarray, got {type(a).__name__}")
+    if a.dtype == object or a.dtype.kind in "USVcM m":
+        raise TypeError(f"nervo.from_numpy: unsupported dtype {a.dtype}")
+    if not a.dtype.isnative:
+        raise TypeError(f"nervo.from_numpy: non-native byte order {a.dtype} is not supported "
+                        "(use a.astype(a.dtype.newbyteorder('=')))")
+    return Tensor._wrap(a)
+
+
+def from_dlpack(ext) -> Tensor:
+    """A Tensor sharing memory with any object exporting ``__dlpack__`` (torch, jax, numpy)."""
+    return Tensor._wrap(np.from_dlpack(ext))
+
+
+def _check_device(device, call):
+    if device is not None and str(device) != "cpu":
+        raise ValueError(f"{call}: only device='cpu' is supported, got {device!r}")
+
+
+def _shape(size):
+    if len(size) == 1 and isinstance(size[0], (tuple, list)):
+        size = size[0]
+    return tuple(int(s) for s in size)
+
+
+def _dt(dtype):
+    return _default["dtype"] if dtype is None else np.dtype(dtype)
+
+
+def zeros(*size, dtype=None, device=None, requires_grad=False):
+    return Tensor._wrap(np.zeros(_shape(size), _dt(dtype))).requires_grad_(requires_grad)
+
+
+def ones(*size, dtype=None, device=None, requires_grad=False):
+    return Tensor._wrap(np.ones(_shape(size), _dt(dtype))).requires_grad_(requires_grad)
+
+
+def empty(*size, dtype=None, device=None, requires_grad=False):
+    return Tensor._wrap(np.empty(_shape(size), _dt(dtype))).requires_grad_(requires_grad)
+
+
+def full(size, fill_value, dtype=None, device=None, requires_grad=False):
+    if dtype is None and isinstance(fill_value, bool):
+        dtype = np.bool_
+    elif dtype is None and isinstance(fill_value, int):
+        dtype = np.int64
+    return Tensor._wrap(np.full(_shape((size,)), fill_value, _dt(dtype))).requires_grad_(
+        requires_grad)
+
+
+def _like(fn, t, dtype, requires_grad, *args):
+    a = t._data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor._wrap(fn(a.shape, *args, dtype=a.dtype if dtype is None else dtype)) \
+        .requires_grad_(requires_grad)
+
+
+def zeros_like(t, dtype=None, requires_grad=False):
+    return _like(np.zeros, t, dtype, requires_grad)
+
+
+def ones_like(t, dtype=None, requires_grad=False):
+    return _like(np.ones, t, dtype, requires_grad)
+
+
+def empty_like(t, dtype=None, requires_grad=False):
+    return _like(np.empty, t, dtype, requires_grad)
+
+
+def full_like(t, fill_value, dtype=None, requires_grad=False):
+    a = t._data if isinstance(t, Tensor) else np.asarray(t)
+    return Tensor._wrap(np.full(a.shape, fill_value, a.dtype if dtype is None else dtype)) \
+        .requires_grad_(requires_grad)
+
+
+def rand(*size, dtype=None, requires_grad=False):
+    from nervo.random import generator
+    dt = _dt(dtype)
+    return Tensor._wrap(generator().random(_shape(size), dtype=dt.type)).requires_grad_(
+        requires_grad)
+
+
+def randn(*size, dtype=None, requires_grad=False):
+    from nervo.random import generator
+    dt = _dt(dtype)
+    return Tensor._wrap(generator().standard_normal(_shape(size), dtype=dt.type)).requires_grad_(
+        requires_grad)
+
+
+def randint(low, high=None, size=(), dtype=None):
+    from nervo.random import generator
+    if high is None:
+        low, high = 0, low
+    return Tensor._wrap(generator().integers(low, high, _shape((size,)),
+                                             dtype=np.int64 if dtype is None else dtype))
+
+
+def randperm(n, dtype=None):
+    from nervo.random import generator
+    return Tensor._wrap(generator().permutation(n).astype(np.int64 if dtype is None else dtype))
+
+
+def arange(start, end=None, step=1, dtype=None, requires_grad=False):
+    if end is None:
+        start, end = 0, start
+    if dtype is None:
+        ints = all(isinstance(v, (int, np.integer)) for v in (start, end, step))
+        dtype = np.int64 if ints else _default["dtype"]
+    return Tensor._wrap(np.arange(start, end, step, dtype=dtype)).requires_grad_(requires_grad)
+
+
+def linspace(start, end, steps, dtype=None, requires_grad=False):
+    return Tensor._wrap(np.linspace(start, end, steps, dtype=_dt(dtype))).requires_grad_(
+        requires_grad)
+
+
+def eye(n, m=None, dtype=None, requires_grad=False):
+    return Tensor._wrap(np.eye(n, m, dtype=_dt(dtype))).requires_grad_(requires_grad)
+
+
+# The operators and math methods are bound by nervo.functional (imported here so that
+# `import nervo.tensor` alone yields a complete Tensor).
+from nervo.functional import basic as _basic  # noqa: E402
+
+_basic._bind_tensor_methods(Tensor)
