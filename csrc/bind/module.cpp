@@ -15,6 +15,8 @@ namespace py = pybind11;
 namespace nervo {
 namespace bind {
 void bind_act(py::module_& m, py::list& kernels);
+void bind_rnn(py::module_& m, py::list& kernels);
+void bind_attn(py::module_& m, py::list& kernels);
 void bind_gemm(py::module_& m, py::list& kernels);
 void bind_softmax(py::module_& m, py::list& kernels);
 void bind_loss(py::module_& m, py::list& kernels);
@@ -65,6 +67,8 @@ PYBIND11_MODULE(_C, m) {
 
   py::list kernels;
   nervo::bind::bind_act(m, kernels);
+  nervo::bind::bind_rnn(m, kernels);
+  nervo::bind::bind_attn(m, kernels);
   nervo::bind::bind_gemm(m, kernels);
   nervo::bind::bind_softmax(m, kernels);
   nervo::bind::bind_loss(m, kernels);

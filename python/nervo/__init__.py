@@ -24,11 +24,12 @@ from nervo import functional  # noqa: F401
 from nervo.functional.basic import *  # noqa: F401,F403
 from nervo.functional.activation import relu, sigmoid, tanh, softmax, log_softmax  # noqa: F401
 from nervo import autograd, nn, optim  # noqa: F401
+from nervo.io import save, load  # noqa: F401
 
 __all__ = ["__version__", "info", "set_backend", "set_isa", "get_isa", "set_num_threads",
            "get_num_threads", "ops", "Tensor", "tensor", "from_numpy", "from_dlpack", "no_grad",
            "enable_grad", "inference_mode", "set_grad_enabled", "is_grad_enabled", "grad",
-           "manual_seed", "nn", "optim", "functional", "autograd"]
+           "manual_seed", "nn", "optim", "functional", "autograd", "save", "load"]
 
 
 def __getattr__(name):

@@ -12,10 +12,13 @@
 #include "ops/conv/conv.h"
 
 #include <omp.h>
+#include <type_traits>
 
 #include <algorithm>
 #include <cstring>
 #include <vector>
+
+#include "ops/conv/conv_kernels.h"
 
 namespace nervo {
 namespace conv {
@@ -187,11 +190,212 @@ int64_t col_size(const Shape& s) { return (s.C / s.G) * s.R * s.S * s.P * s.Q; }
 // enough to keep 2-4 threads busy, few enough that the per-chunk partial sums stay small.
 constexpr int64_t kWeightChunks = 8;
 
+
+// ---------------------------------------------------------------------------------------------
+// Direct convolution (float32, stride 1, few channels per group; microkernels in conv_*.cpp).
+//
+// A "direct conv" maps an input (N, G*Ci, Hi, Wi) to an output (N, G*Co, Ho, Wo) with packed
+// weights, top/left padding and an R x S filter at dilation dh/dw. The forward pass is one
+// (Ci = C/G, Co = K/G); the data gradient of a stride-1 conv is another (input dy, Ci = K/G,
+// Co = C/G, the filter flipped and transposed, padding dh*(R-1) - ph and dw*(S-1) - pw).
+
+// The forward path takes layers whose GEMM depth C/G*R*S is too small for GEMM to be efficient.
+constexpr int64_t kDirectMaxChannels = 4;    // C/G (or K/G for the data gradient) at most this
+constexpr int64_t kDirectMaxTaps = 128;      // C/G*R*S for the weight gradient
+
+struct Padded {
+  int64_t Ci, Hp, Wp;       // buffer shape per image: (G*Ci, Hp, Wp)
+  int64_t top, left, wmax;  // columns >= wmax stay zero (never meet a valid output)
+  int64_t size() const { return Ci * Hp * Wp; }
+};
+
+Padded make_padded(int64_t Ci, int64_t Ho, int64_t Wo, int64_t R, int64_t S, int64_t dh,
+                   int64_t dw, int64_t top, int64_t left, int64_t tile) {
+  const int64_t cols = (Wo + tile - 1) / tile * tile;
+  return {Ci, Ho + (R - 1) * dh, cols + (S - 1) * dw, top, left, Wo + (S - 1) * dw};
+}
+
+// buf (Ci, Hp, Wp) = zero-padded image xn (Ci, Hi, Wi).
+void pad_image(const Padded& pd, const float* xn, int64_t Hi, int64_t Wi, float* buf) {
+  for (int64_t c = 0; c < pd.Ci; ++c)
+    for (int64_t h = 0; h < pd.Hp; ++h) {
+      float* row = buf + (c * pd.Hp + h) * pd.Wp;
+      const int64_t ih = h - pd.top;
+      if (ih < 0 || ih >= Hi) {
+        std::fill(row, row + pd.Wp, 0.0f);
+        continue;
+      }
+      const float* src = xn + (c * Hi + ih) * Wi;
+      const int64_t lo = std::min(std::max<int64_t>(pd.left, 0), pd.Wp);
+      const int64_t hi = std::max(lo, std::min({pd.Wp, pd.wmax, Wi + pd.left}));
+      std::fill(row, row + lo, 0.0f);
+      for (int64_t w = lo; w < hi; ++w) row[w] = src[w - pd.left];
+      std::fill(row + hi, row + pd.Wp, 0.0f);
+    }
+}
+
+struct DirectConv {
+  int64_t N, G, Ci, Hi, Wi, Co, Ho, Wo, R, S, dh, dw;
+  const float* in;
+  const float* wpack;  // per group g and block k0: at (g*Co + k0)*Ci*R*S, [crs][kb]
+  const float* bias;   // G*Co or nullptr
+  bool relu;
+  float* out;
+};
+
+// Pack w (G*Co, Ci, R, S) into blocks of kMaxKB output channels, tap-major inside a block.
+// With flip, w is read as the transposed, flipped filter of a data gradient:
+// source layout (G*Ci_src=K, Co, R, S) where the block's "output channel" is the source's input
+// channel: wpack(g, c, k, r', s') = w[g*Kg + k][c][R-1-r'][S-1-s'].
+std::vector<float> pack_weights(const float* w, int64_t G, int64_t Co, int64_t Ci, int64_t R,
+                                int64_t S, bool flip) {
+  const int64_t taps = Ci * R * S;
+  std::vector<float> out(G * Co * taps);
+  for (int64_t g = 0; g < G; ++g)
+    for (int64_t k0 = 0; k0 < Co; k0 += kMaxKB) {
+      const int64_t kb = std::min<int64_t>(kMaxKB, Co - k0);
+      float* dst = out.data() + (g * Co + k0) * taps;
+      for (int64_t c = 0; c < Ci; ++c)
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t s = 0; s < S; ++s)
+            for (int64_t j = 0; j < kb; ++j) {
+              const int64_t t = (c * R + r) * S + s;
+              const int64_t k = k0 + j;
+              // forward: w[(g*Co + k)][c][r][s]; flipped: w[(g*Ci + c)][k][R-1-r][S-1-s]
+              dst[t * kb + j] = flip ? w[(((g * Ci + c) * Co + k) * R + (R - 1 - r)) * S + (S - 1 - s)]
+                                     : w[(((g * Co + k) * Ci + c) * R + r) * S + s];
+            }
+    }
+  return out;
+}
+
+// Tasks [task0, task1) of one padded image; a task is one (group, channel block, row chunk).
+constexpr int64_t kRowsPerTask = 8;
+
+void direct_rows(const DirectConv& d, const Padded& pd, const float* buf, int64_t n,
+                 int64_t task0, int64_t task1, const Kernels& kern) {
+  const int64_t nblk = (d.Co + kMaxKB - 1) / kMaxKB;
+  const int64_t nchunk = (d.Ho + kRowsPerTask - 1) / kRowsPerTask;
+  const int64_t taps = d.Ci * d.R * d.S;
+  for (int64_t t = task0; t < task1; ++t) {
+    const int64_t rc = t % nchunk, gb = t / nchunk, b = gb % nblk, g = gb / nblk;
+    const int64_t k0 = b * kMaxKB, p = rc * kRowsPerTask;
+    DirectFwdArgs a;
+    a.xp = buf + (g * d.Ci * pd.Hp + p) * pd.Wp;
+    a.xcs = pd.Hp * pd.Wp;
+    a.xrs = pd.Wp;
+    a.w = d.wpack + (g * d.Co + k0) * taps;
+    a.C = d.Ci;
+    a.R = d.R;
+    a.S = d.S;
+    a.dh = d.dh;
+    a.dw = d.dw;
+    a.kb = std::min<int64_t>(kMaxKB, d.Co - k0);
+    a.y = d.out + ((n * d.G * d.Co + g * d.Co + k0) * d.Ho + p) * d.Wo;
+    a.ycs = d.Ho * d.Wo;
+    a.Q = d.Wo;
+    a.rows = std::min(kRowsPerTask, d.Ho - p);
+    a.bias = d.bias ? d.bias + g * d.Co + k0 : nullptr;
+    a.relu = d.relu;
+    kern.direct_fwd_f32(a);
+  }
+}
+
+void run_direct(const DirectConv& d, int64_t top, int64_t left, const Kernels& kern) {
+  const Padded pd = make_padded(d.G * d.Ci, d.Ho, d.Wo, d.R, d.S, d.dh, d.dw, top, left,
+                                kern.tile_cols);
+  const int64_t tasks =
+      d.G * ((d.Co + kMaxKB - 1) / kMaxKB) * ((d.Ho + kRowsPerTask - 1) / kRowsPerTask);
+  const int64_t img = d.G * d.Ci * d.Hi * d.Wi;
+  if (!omp_in_parallel() && d.N >= omp_get_max_threads() && d.N > 1) {
+#pragma omp parallel
+    {
+      std::vector<float> buf(pd.size());
+#pragma omp for schedule(dynamic, 1)
+      for (int64_t n = 0; n < d.N; ++n) {
+        pad_image(pd, d.in + n * img, d.Hi, d.Wi, buf.data());
+        direct_rows(d, pd, buf.data(), n, 0, tasks, kern);
+      }
+    }
+  } else {
+    std::vector<float> buf(pd.size());
+    for (int64_t n = 0; n < d.N; ++n) {
+      pad_image(pd, d.in + n * img, d.Hi, d.Wi, buf.data());
+#pragma omp parallel for schedule(static) if (tasks > 1 && !omp_in_parallel())
+      for (int64_t t = 0; t < tasks; ++t) direct_rows(d, pd, buf.data(), n, t, t + 1, kern);
+    }
+  }
+}
+
+bool direct_forward_ok(const Shape& s, const Kernels& kern) {
+  return kern.direct_fwd_f32 && s.sh == 1 && s.sw == 1 && s.C / s.G <= kDirectMaxChannels;
+}
+
+bool direct_data_ok(const Shape& s, const Kernels& kern) {
+  return kern.direct_fwd_f32 && s.sh == 1 && s.sw == 1 && s.C / s.G <= kDirectMaxChannels &&
+         s.dh * (s.R - 1) >= s.ph && s.dw * (s.S - 1) >= s.pw;
+}
+
+bool direct_weight_ok(const Shape& s, const Kernels& kern) {
+  return kern.direct_wgt_f32 && s.sh == 1 && s.sw == 1 && s.C / s.G <= kDirectMaxChannels &&
+         (s.C / s.G) * s.R * s.S <= kDirectMaxTaps;
+}
+
+void direct_forward(const Shape& s, const float* x, const float* w, const float* bias, float* y,
+                    Act act, const Kernels& kern) {
+  const int64_t Cg = s.C / s.G, Kg = s.K / s.G;
+  const std::vector<float> wp = pack_weights(w, s.G, Kg, Cg, s.R, s.S, false);
+  const DirectConv d{s.N, s.G, Cg, s.H, s.W, Kg, s.P, s.Q, s.R, s.S, s.dh, s.dw,
+                     x, wp.data(), bias, act == Act::relu, y};
+  run_direct(d, s.ph, s.pw, kern);
+}
+
+void direct_data(const Shape& s, const float* dy, const float* w, float* dx, const Kernels& kern) {
+  const int64_t Cg = s.C / s.G, Kg = s.K / s.G;
+  const std::vector<float> wp = pack_weights(w, s.G, Cg, Kg, s.R, s.S, true);
+  const DirectConv d{s.N, s.G, Kg, s.P, s.Q, Cg, s.H, s.W, s.R, s.S, s.dh, s.dw,
+                     dy, wp.data(), nullptr, false, dx};
+  run_direct(d, s.dh * (s.R - 1) - s.ph, s.dw * (s.S - 1) - s.pw, kern);
+}
+
+// dw (K, Cg*R*S) += the gradient of images [n0, n1), one padded image at a time.
+void direct_weight_images(const Shape& s, const float* dy, const float* x, float* acc, int64_t n0,
+                          int64_t n1, const Padded& pd, float* buf, const Kernels& kern) {
+  const int64_t Cg = s.C / s.G, Kg = s.K / s.G, PQ = s.P * s.Q;
+  for (int64_t n = n0; n < n1; ++n) {
+    pad_image(pd, x + n * s.C * s.H * s.W, s.H, s.W, buf);
+    for (int64_t g = 0; g < s.G; ++g)
+      for (int64_t k0 = 0; k0 < Kg; k0 += kMaxKB) {
+        DirectWgtArgs a;
+        a.xp = buf + g * Cg * pd.Hp * pd.Wp;
+        a.xcs = pd.Hp * pd.Wp;
+        a.xrs = pd.Wp;
+        a.dy = dy + (n * s.K + g * Kg + k0) * PQ;
+        a.dycs = PQ;
+        a.dyrs = s.Q;
+        a.P = s.P;
+        a.Q = s.Q;
+        a.C = Cg;
+        a.R = s.R;
+        a.S = s.S;
+        a.dh = s.dh;
+        a.dw = s.dw;
+        a.kb = std::min<int64_t>(kMaxKB, Kg - k0);
+        a.acc = acc + (g * Kg + k0) * Cg * s.R * s.S;
+        kern.direct_wgt_f32(a);
+      }
+  }
+}
+
 }  // namespace
 
 template <class T>
 void conv2d_forward(const Shape& s, const T* x, const T* w, const T* bias, T* y, Act act) {
   if (s.N == 0 || s.K == 0 || s.P * s.Q == 0) return;
+  if constexpr (std::is_same<T, float>::value) {
+    const Kernels& kern = kernels();
+    if (direct_forward_ok(s, kern)) return direct_forward(s, x, w, bias, y, act, kern);
+  }
   const int64_t cs = is_pointwise(s) ? 0 : col_size(s);
   if (per_image_threads(s)) {
 #pragma omp parallel
@@ -209,6 +413,10 @@ void conv2d_forward(const Shape& s, const T* x, const T* w, const T* bias, T* y,
 template <class T>
 void conv2d_backward_data(const Shape& s, const T* dy, const T* w, T* dx) {
   if (s.N == 0 || s.C == 0 || s.H * s.W == 0) return;
+  if constexpr (std::is_same<T, float>::value) {
+    const Kernels& kern = kernels();
+    if (s.K > 0 && s.P * s.Q > 0 && direct_data_ok(s, kern)) return direct_data(s, dy, w, dx, kern);
+  }
   const int64_t cs = is_pointwise(s) ? 0 : col_size(s);
   if (per_image_threads(s)) {
 #pragma omp parallel
@@ -243,7 +451,23 @@ void conv2d_backward_weight(const Shape& s, const T* dy, const T* x, T* dw, T* d
   const int64_t wsize = s.K * (s.C / s.G) * s.R * s.S;
   std::fill(dw, dw + wsize, T(0));
   if (s.N == 0 || PQ == 0 || wsize == 0) return;
-  const int64_t cs = is_pointwise(s) ? 0 : col_size(s);
+  // Images [n0, n1) accumulated into acc with a scratch buffer: a padded image for the direct
+  // kernel, a column matrix for im2col + GEMM.
+  const Kernels* kern = nullptr;
+  Padded pd{};
+  if constexpr (std::is_same<T, float>::value) {
+    if (direct_weight_ok(s, kernels())) {
+      kern = &kernels();
+      pd = make_padded(s.C, s.P, s.Q, s.R, s.S, s.dh, s.dw, s.ph, s.pw, kern->tile_cols);
+    }
+  }
+  const int64_t scratch = kern ? pd.size() : is_pointwise(s) ? 0 : col_size(s);
+  auto accumulate = [&](T* acc, int64_t n0, int64_t n1, T* buf) {
+    if constexpr (std::is_same<T, float>::value) {
+      if (kern) return direct_weight_images(s, dy, x, acc, n0, n1, pd, buf, *kern);
+    }
+    for (int64_t n = n0; n < n1; ++n) backward_weight_image(s, dy, x, acc, n, buf);
+  };
   const int64_t nchunks = std::min(s.N, kWeightChunks);
   if (nchunks > 1 && !omp_in_parallel() && omp_get_max_threads() > 1) {
     // Chunk c sums images [c*N/nchunks, (c+1)*N/nchunks) into partial[c]; chunks are added in
@@ -251,25 +475,22 @@ void conv2d_backward_weight(const Shape& s, const T* dy, const T* x, T* dw, T* d
     std::vector<T> partial((nchunks - 1) * wsize, T(0));
 #pragma omp parallel
     {
-      std::vector<T> col(cs);
+      std::vector<T> buf(scratch);
 #pragma omp for schedule(dynamic, 1)
-      for (int64_t c = 0; c < nchunks; ++c) {
-        T* acc = c == 0 ? dw : partial.data() + (c - 1) * wsize;
-        for (int64_t n = c * s.N / nchunks; n < (c + 1) * s.N / nchunks; ++n)
-          backward_weight_image(s, dy, x, acc, n, col.data());
-      }
+      for (int64_t c = 0; c < nchunks; ++c)
+        accumulate(c == 0 ? dw : partial.data() + (c - 1) * wsize, c * s.N / nchunks,
+                   (c + 1) * s.N / nchunks, buf.data());
 #pragma omp for schedule(static)
       for (int64_t i = 0; i < wsize; ++i)
         for (int64_t c = 1; c < nchunks; ++c) dw[i] += partial[(c - 1) * wsize + i];
     }
   } else {
     // Same chunked order as above, serially (GEMM may use the threads).
-    std::vector<T> col(cs), partial(nchunks > 1 ? wsize : 0);
+    std::vector<T> buf(scratch), partial(nchunks > 1 ? wsize : 0);
     for (int64_t c = 0; c < nchunks; ++c) {
       T* acc = c == 0 ? dw : partial.data();
       if (c > 0) std::fill(partial.begin(), partial.end(), T(0));
-      for (int64_t n = c * s.N / nchunks; n < (c + 1) * s.N / nchunks; ++n)
-        backward_weight_image(s, dy, x, acc, n, col.data());
+      accumulate(acc, c * s.N / nchunks, (c + 1) * s.N / nchunks, buf.data());
       if (c > 0)
         for (int64_t i = 0; i < wsize; ++i) dw[i] += partial[i];
     }

@@ -21,9 +21,21 @@ namespace conv_impl {
 using conv::DirectFwdArgs;
 using conv::DirectWgtArgs;
 
-template <class V, int KB, int QV>
-inline void fwd_tile(const DirectFwdArgs& a, int64_t q0) {
+// The column tile starting at q0, shifted left so that a last partial tile ends exactly at Q
+// (it recomputes a few columns with identical results instead of masked stores, which are slow
+// on AMD cores). Rows shorter than a tile keep the masked path.
+inline int64_t last_tile(int64_t q0, int64_t T, int64_t Q) {
+  return (q0 + T > Q && Q >= T) ? Q - T : q0;
+}
+
+// One tile: KB output channels x QV vectors of columns starting at q0, of the output row whose
+// first input row is xp. RR/SS > 0 fix the filter size at compile time (the tap loops unroll);
+// 0 reads it from a.
+template <class V, int KB, int QV, int RR, int SS>
+__attribute__((always_inline)) inline void fwd_tile(const DirectFwdArgs& a, const float* xp,
+                                                    float* y, int64_t q0) {
   constexpr int W = V::width;
+  const int64_t R = RR > 0 ? RR : a.R, S = SS > 0 ? SS : a.S;
   V acc[KB][QV];
   for (int j = 0; j < KB; ++j) {
     const V b = V::set1(a.bias ? a.bias[j] : 0.0f);
@@ -31,9 +43,9 @@ inline void fwd_tile(const DirectFwdArgs& a, int64_t q0) {
   }
   const float* wp = a.w;
   for (int64_t c = 0; c < a.C; ++c)
-    for (int64_t r = 0; r < a.R; ++r) {
-      const float* xr = a.xp + c * a.xcs + r * a.dh * a.xrs + q0;
-      for (int64_t s = 0; s < a.S; ++s, wp += KB) {
+    for (int64_t r = 0; r < R; ++r) {
+      const float* xr = xp + c * a.xcs + r * a.dh * a.xrs + q0;
+      for (int64_t s = 0; s < S; ++s, wp += KB) {
         const float* xs = xr + s * a.dw;
         V wv[KB];
         for (int j = 0; j < KB; ++j) wv[j] = V::set1(wp[j]);
@@ -45,32 +57,97 @@ inline void fwd_tile(const DirectFwdArgs& a, int64_t q0) {
     }
   const int64_t ncols = std::min<int64_t>(QV * W, a.Q - q0);
   for (int j = 0; j < KB; ++j) {
-    float* y = a.y + j * a.ycs + q0;
+    float* yj = y + j * a.ycs + q0;
     for (int v = 0; v < QV; ++v) {
       V out = a.relu ? max(V::zero(), acc[j][v]) : acc[j][v];  // max(0, NaN) keeps the NaN
       const int64_t col = int64_t(v) * W;
       if (col + W <= ncols)
-        out.store(y + col);
+        out.store(yj + col);
       else if (col < ncols)
-        out.store_partial(y + col, static_cast<int>(ncols - col));
+        out.store_partial(yj + col, static_cast<int>(ncols - col));
     }
   }
 }
 
-template <class V, int KB, int QV>
-void fwd_row(const DirectFwdArgs& a) {
+template <class V, int KB, int QV, int RR, int SS>
+void fwd_rows(const DirectFwdArgs& a) {
   constexpr int64_t T = int64_t(QV) * V::width;
-  for (int64_t q0 = 0; q0 < a.Q; q0 += T) fwd_tile<V, KB, QV>(a, q0);
+  for (int64_t p = 0; p < a.rows; ++p) {
+    const float* xp = a.xp + p * a.xrs;
+    float* y = a.y + p * a.Q;
+    for (int64_t q0 = 0; q0 < a.Q; q0 += T) fwd_tile<V, KB, QV, RR, SS>(a, xp, y, last_tile(q0, T, a.Q));
+  }
+}
+
+template <class V, int QV, int RR, int SS>
+void fwd_kb(const DirectFwdArgs& a) {
+  switch (a.kb) {
+    case 1: fwd_rows<V, 1, QV, RR, SS>(a); break;
+    case 2: fwd_rows<V, 2, QV, RR, SS>(a); break;
+    case 3: fwd_rows<V, 3, QV, RR, SS>(a); break;
+    default: fwd_rows<V, 4, QV, RR, SS>(a); break;
+  }
+}
+
+// Depthwise 3x3 (one input channel per output channel): the 9 weights stay in registers and
+// RB = 2 output rows share their input rows: 4 input rows x 3 shifts x QV loads feed 18*QV FMAs.
+// Register map (QV = 2): 9 weights + 4 accumulators + 1 input.
+template <class V, int QV>
+void dw3x3_rows(const DirectFwdArgs& a) {
+  constexpr int W = V::width;
+  constexpr int64_t T = int64_t(QV) * W;
+  V wv[3][3];
+  for (int r = 0; r < 3; ++r)
+    for (int s = 0; s < 3; ++s) wv[r][s] = V::set1(a.w[r * 3 + s]);
+  const V b = V::set1(a.bias ? a.bias[0] : 0.0f);
+  int64_t p = 0;
+  for (; p + 2 <= a.rows; p += 2) {
+    const float* xp = a.xp + p * a.xrs;
+    float* y = a.y + p * a.Q;
+    for (int64_t qt = 0; qt < a.Q; qt += T) {
+      const int64_t q0 = last_tile(qt, T, a.Q);
+      V acc[2][QV];
+      for (int i = 0; i < 2; ++i)
+        for (int v = 0; v < QV; ++v) acc[i][v] = b;
+      for (int ir = 0; ir < 4; ++ir) {  // input row ir feeds output row 0 (r = ir), 1 (r = ir-1)
+        const float* xr = xp + ir * a.dh * a.xrs + q0;
+        for (int s = 0; s < 3; ++s)
+          for (int v = 0; v < QV; ++v) {
+            const V xin = V::load(xr + s * a.dw + v * W);
+            if (ir < 3) acc[0][v] = fma(wv[ir][s], xin, acc[0][v]);
+            if (ir >= 1) acc[1][v] = fma(wv[ir - 1][s], xin, acc[1][v]);
+          }
+      }
+      const int64_t ncols = std::min<int64_t>(T, a.Q - q0);
+      for (int i = 0; i < 2; ++i)
+        for (int v = 0; v < QV; ++v) {
+          V out = a.relu ? max(V::zero(), acc[i][v]) : acc[i][v];
+          const int64_t col = int64_t(v) * W;
+          float* dst = y + i * a.Q + q0 + col;
+          if (col + W <= ncols)
+            out.store(dst);
+          else if (col < ncols)
+            out.store_partial(dst, static_cast<int>(ncols - col));
+        }
+    }
+  }
+  if (p < a.rows) {
+    DirectFwdArgs rest = a;
+    rest.xp = a.xp + p * a.xrs;
+    rest.y = a.y + p * a.Q;
+    rest.rows = a.rows - p;
+    fwd_rows<V, 1, QV, 3, 3>(rest);
+  }
 }
 
 template <class V, int QV>
 void direct_fwd(const DirectFwdArgs& a) {
-  switch (a.kb) {
-    case 1: fwd_row<V, 1, QV>(a); break;
-    case 2: fwd_row<V, 2, QV>(a); break;
-    case 3: fwd_row<V, 3, QV>(a); break;
-    default: fwd_row<V, 4, QV>(a); break;
-  }
+  // NOTE: the 2-row depthwise kernel assumes dilation 1 between rows (ir * dh rows apart is
+  // what it reads; output rows are 1 apart), which holds for any dh only when dh == 1.
+  if (a.kb == 1 && a.C == 1 && a.R == 3 && a.S == 3 && a.dh == 1) return dw3x3_rows<V, QV>(a);
+  if (a.R == 3 && a.S == 3) return fwd_kb<V, QV, 3, 3>(a);
+  if (a.R == 5 && a.S == 5) return fwd_kb<V, QV, 5, 5>(a);
+  fwd_kb<V, QV, 0, 0>(a);
 }
 
 // Taps t0 .. t0+nt-1 (nt <= TB) of the weight gradient for KB output channels.

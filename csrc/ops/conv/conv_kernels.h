@@ -23,9 +23,10 @@ struct DirectFwdArgs {
   const float* w;         // packed weights: w[((c*R + r)*S + s)*kb + j] for channel j of the block
   int64_t C, R, S, dh, dw;
   int64_t kb;             // output channels in this call, 1..kMaxKB
-  float* y;               // output row of channel 0; channel j at y + j*ycs
+  float* y;               // output row of channel 0; channel j at y + j*ycs, row p at + p*Q
   int64_t ycs;
   int64_t Q;              // output columns
+  int64_t rows;           // output rows computed (input rows advance by xrs per output row)
   const float* bias;      // kb values, or nullptr
   bool relu;
 };
@@ -41,8 +42,8 @@ struct DirectWgtArgs {
 };
 
 struct Kernels {
-  // y[j][q] = act(bias[j] + sum_{c,r,s} w * xp[c][r*dh][q + s*dw]) for q < Q: one output row.
-  // Overwrites exactly Q columns of each of the kb rows. nullptr where the level has none.
+  // y[j][p][q] = act(bias[j] + sum_{c,r,s} w * xp[c][p + r*dh][q + s*dw]) for q < Q, p < rows.
+  // Overwrites exactly Q columns of each of those rows. nullptr where the level has none.
   void (*direct_fwd_f32)(const DirectFwdArgs& a);
   // acc += the weight gradient of one image for kb output channels.
   void (*direct_wgt_f32)(const DirectWgtArgs& a);

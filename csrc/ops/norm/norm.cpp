@@ -1,10 +1,14 @@
-// Normalization kernels (sizes and contracts in norm.h). Sums run in double with several
-// independent accumulators; data of one channel/row/group is read twice while it sits in L2.
+// Normalization kernels (sizes and contracts in norm.h): the loops over channels, rows and
+// groups, and the threading. The passes over each contiguous run are the current ISA level's
+// row kernels (norm_kernels.h). Statistics are two passes over data that stays in L2 (one
+// channel, row or group at a time): sum, then sum of squared deviations; then one output pass.
 #include "ops/norm/norm.h"
 
 #include <algorithm>
 #include <cmath>
 #include <vector>
+
+#include "ops/norm/norm_kernels.h"
 
 namespace nervo {
 namespace norm {
@@ -13,78 +17,22 @@ namespace {
 // Work above which a loop is spread over threads.
 constexpr int64_t kParallelWork = 32768;
 
-template <class T>
-double sum(const T* p, int64_t n) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    a0 += p[i];
-    a1 += p[i + 1];
-    a2 += p[i + 2];
-    a3 += p[i + 3];
-  }
-  for (; i < n; ++i) a0 += p[i];
-  return (a0 + a1) + (a2 + a3);
-}
-
-template <class T>
-double sum_sq_dev(const T* p, int64_t n, double m) {
-  double a0 = 0, a1 = 0, a2 = 0, a3 = 0;
-  int64_t i = 0;
-  for (; i + 4 <= n; i += 4) {
-    const double d0 = p[i] - m, d1 = p[i + 1] - m, d2 = p[i + 2] - m, d3 = p[i + 3] - m;
-    a0 += d0 * d0;
-    a1 += d1 * d1;
-    a2 += d2 * d2;
-    a3 += d3 * d3;
-  }
-  for (; i < n; ++i) {
-    const double d = p[i] - m;
-    a0 += d * d;
-  }
-  return (a0 + a1) + (a2 + a3);
-}
-
-// sum(dy) and sum(dy * (x - m)) over n elements.
-template <class T>
-void sum_dy_dyx(const T* dy, const T* x, int64_t n, double m, double& s_dy, double& s_dyx) {
-  double a0 = 0, a1 = 0, b0 = 0, b1 = 0;
-  int64_t i = 0;
-  for (; i + 2 <= n; i += 2) {
-    a0 += dy[i];
-    a1 += dy[i + 1];
-    b0 += double(dy[i]) * (x[i] - m);
-    b1 += double(dy[i + 1]) * (x[i + 1] - m);
-  }
-  for (; i < n; ++i) {
-    a0 += dy[i];
-    b0 += double(dy[i]) * (x[i] - m);
-  }
-  s_dy += a0 + a1;
-  s_dyx += b0 + b1;
-}
-
-// y = x * scale + shift over n elements.
-template <class T>
-void affine(const T* x, T* y, int64_t n, T scale, T shift) {
-  for (int64_t i = 0; i < n; ++i) y[i] = x[i] * scale + shift;
-}
-
 }  // namespace
 
 template <class T>
 void batch_norm_forward(int64_t N, int64_t C, int64_t L, const T* x, const T* w, const T* b,
                         T* running_mean, T* running_var, T* mean, T* rstd, T* y, double momentum,
                         double eps, bool batch_stats) {
+  const RowKernels<T>& rk = row_kernels<T>();
   const int64_t cnt = N * L;
 #pragma omp parallel for schedule(static) if (C > 1 && N * C * L > kParallelWork)
   for (int64_t c = 0; c < C; ++c) {
     if (batch_stats) {
       double s = 0;
-      for (int64_t n = 0; n < N; ++n) s += sum(x + (n * C + c) * L, L);
+      for (int64_t n = 0; n < N; ++n) s += rk.sum(x + (n * C + c) * L, L);
       const double m = cnt > 0 ? s / double(cnt) : std::nan("");
       double v = 0;
-      for (int64_t n = 0; n < N; ++n) v += sum_sq_dev(x + (n * C + c) * L, L, m);
+      for (int64_t n = 0; n < N; ++n) v += rk.sumsq_dev(x + (n * C + c) * L, L, m);
       v = cnt > 0 ? v / double(cnt) : std::nan("");
       mean[c] = T(m);
       rstd[c] = T(1.0 / std::sqrt(v + eps));
@@ -100,90 +48,63 @@ void batch_norm_forward(int64_t N, int64_t C, int64_t L, const T* x, const T* w,
     const double scale = double(rstd[c]) * (w ? double(w[c]) : 1.0);
     const double shift = (b ? double(b[c]) : 0.0) - double(mean[c]) * scale;
     for (int64_t n = 0; n < N; ++n)
-      affine(x + (n * C + c) * L, y + (n * C + c) * L, L, T(scale), T(shift));
+      rk.affine(x + (n * C + c) * L, y + (n * C + c) * L, L, T(scale), T(shift));
   }
 }
 
 template <class T>
 void batch_norm_backward(int64_t N, int64_t C, int64_t L, const T* dy, const T* x, const T* mean,
                          const T* rstd, const T* w, T* dx, T* dw, T* db, bool batch_stats) {
+  const RowKernels<T>& rk = row_kernels<T>();
   const int64_t cnt = N * L;
 #pragma omp parallel for schedule(static) if (C > 1 && N * C * L > kParallelWork)
   for (int64_t c = 0; c < C; ++c) {
     const double m = mean[c], r = rstd[c];
     double s_dy = 0, s_dyx = 0;
     for (int64_t n = 0; n < N; ++n)
-      sum_dy_dyx(dy + (n * C + c) * L, x + (n * C + c) * L, L, m, s_dy, s_dyx);
+      rk.sum_dy_dyx(dy + (n * C + c) * L, x + (n * C + c) * L, L, m, &s_dy, &s_dyx);
     if (dw) dw[c] = T(s_dyx * r);
     if (db) db[c] = T(s_dy);
     if (!dx) continue;
     const double wr = (w ? double(w[c]) : 1.0) * r;
-    if (batch_stats && cnt > 0) {
-      // dx = wr * (dy - s_dy/cnt - (x - m) * r^2 * s_dyx / cnt) = a*dy + b*x + c0
-      const double k = r * r * s_dyx / double(cnt);
-      const T a = T(wr), bx = T(-wr * k), c0 = T(wr * (m * k - s_dy / double(cnt)));
-      for (int64_t n = 0; n < N; ++n) {
-        const T* g = dy + (n * C + c) * L;
-        const T* xp = x + (n * C + c) * L;
-        T* d = dx + (n * C + c) * L;
-        for (int64_t i = 0; i < L; ++i) d[i] = a * g[i] + bx * xp[i] + c0;
-      }
-    } else {
-      for (int64_t n = 0; n < N; ++n) {
-        const T* g = dy + (n * C + c) * L;
-        T* d = dx + (n * C + c) * L;
-        for (int64_t i = 0; i < L; ++i) d[i] = T(wr) * g[i];
-      }
-    }
+    // training: dx = wr * (dy - s_dy/cnt - (x - m) * r^2 * s_dyx / cnt) = a*dy + b*x + c0
+    const double k = batch_stats && cnt > 0 ? r * r * s_dyx / double(cnt) : 0.0;
+    const double mdy = batch_stats && cnt > 0 ? s_dy / double(cnt) : 0.0;
+    const T a = T(wr), bx = T(-wr * k), c0 = T(wr * (m * k - mdy));
+    for (int64_t n = 0; n < N; ++n)
+      rk.affine2(dy + (n * C + c) * L, x + (n * C + c) * L, dx + (n * C + c) * L, L, a, bx, c0);
   }
 }
 
 template <class T>
 void layer_norm_forward(int64_t M, int64_t D, const T* x, const T* w, const T* b, T* mean, T* rstd,
                         T* y, double eps) {
+  const RowKernels<T>& rk = row_kernels<T>();
 #pragma omp parallel for schedule(static) if (M > 1 && M * D > kParallelWork)
   for (int64_t i = 0; i < M; ++i) {
     const T* xr = x + i * D;
-    T* yr = y + i * D;
-    const double m = D > 0 ? sum(xr, D) / double(D) : std::nan("");
-    const double v = D > 0 ? sum_sq_dev(xr, D, m) / double(D) : std::nan("");
+    const double m = D > 0 ? rk.sum(xr, D) / double(D) : std::nan("");
+    const double v = D > 0 ? rk.sumsq_dev(xr, D, m) / double(D) : std::nan("");
     const double r = 1.0 / std::sqrt(v + eps);
     mean[i] = T(m);
     rstd[i] = T(r);
-    const T tm = T(m), tr = T(r);
-    if (w || b) {
-      for (int64_t j = 0; j < D; ++j) {
-        const T xh = (xr[j] - tm) * tr;
-        yr[j] = xh * (w ? w[j] : T(1)) + (b ? b[j] : T(0));
-      }
-    } else {
-      for (int64_t j = 0; j < D; ++j) yr[j] = (xr[j] - tm) * tr;
-    }
+    rk.scale_shift(xr, w, b, y + i * D, D, T(m), T(r));
   }
 }
 
 template <class T>
 void layer_norm_backward(int64_t M, int64_t D, const T* dy, const T* x, const T* mean,
                          const T* rstd, const T* w, T* dx, T* dw, T* db) {
+  const RowKernels<T>& rk = row_kernels<T>();
   if (dx) {
 #pragma omp parallel for schedule(static) if (M > 1 && M * D > kParallelWork)
     for (int64_t i = 0; i < M; ++i) {
-      const T* g = dy + i * D;
-      const T* xr = x + i * D;
-      T* d = dx + i * D;
       const double m = mean[i], r = rstd[i];
       // With gw = dy * w: dx = r * (gw - mean(gw) - xhat * mean(gw * xhat)).
       double s_g = 0, s_gx = 0;
-      for (int64_t j = 0; j < D; ++j) {
-        const double gw = double(g[j]) * (w ? double(w[j]) : 1.0);
-        s_g += gw;
-        s_gx += gw * (xr[j] - m);
-      }
+      rk.sum_gw(dy + i * D, x + i * D, w, D, m, &s_g, &s_gx);
       const double a1 = s_g / double(D), a2 = r * r * s_gx / double(D);
-      for (int64_t j = 0; j < D; ++j) {
-        const double gw = double(g[j]) * (w ? double(w[j]) : 1.0);
-        d[j] = T(r * (gw - a1 - (xr[j] - m) * a2));
-      }
+      rk.ln_dx(dy + i * D, x + i * D, w, dx + i * D, D, T(m), T(r), T(a1), T(a2));
     }
   }
   if (dw || db) {
@@ -214,14 +135,15 @@ void layer_norm_backward(int64_t M, int64_t D, const T* dy, const T* x, const T*
 template <class T>
 void group_norm_forward(int64_t N, int64_t C, int64_t L, int64_t G, const T* x, const T* w,
                         const T* b, T* mean, T* rstd, T* y, double eps) {
+  const RowKernels<T>& rk = row_kernels<T>();
   const int64_t Cg = C / G, cnt = Cg * L;
 #pragma omp parallel for schedule(static) if (N * G > 1 && N * C * L > kParallelWork)
   for (int64_t ng = 0; ng < N * G; ++ng) {
     const int64_t n = ng / G, g = ng % G;
     const T* xg = x + (n * C + g * Cg) * L;
     T* yg = y + (n * C + g * Cg) * L;
-    const double m = cnt > 0 ? sum(xg, cnt) / double(cnt) : std::nan("");
-    const double v = cnt > 0 ? sum_sq_dev(xg, cnt, m) / double(cnt) : std::nan("");
+    const double m = cnt > 0 ? rk.sum(xg, cnt) / double(cnt) : std::nan("");
+    const double v = cnt > 0 ? rk.sumsq_dev(xg, cnt, m) / double(cnt) : std::nan("");
     const double r = 1.0 / std::sqrt(v + eps);
     mean[ng] = T(m);
     rstd[ng] = T(r);
@@ -229,7 +151,7 @@ void group_norm_forward(int64_t N, int64_t C, int64_t L, int64_t G, const T* x, 
       const int64_t ch = g * Cg + c;
       const double scale = r * (w ? double(w[ch]) : 1.0);
       const double shift = (b ? double(b[ch]) : 0.0) - m * scale;
-      affine(xg + c * L, yg + c * L, L, T(scale), T(shift));
+      rk.affine(xg + c * L, yg + c * L, L, T(scale), T(shift));
     }
   }
 }
@@ -237,6 +159,7 @@ void group_norm_forward(int64_t N, int64_t C, int64_t L, int64_t G, const T* x, 
 template <class T>
 void group_norm_backward(int64_t N, int64_t C, int64_t L, int64_t G, const T* dy, const T* x,
                          const T* mean, const T* rstd, const T* w, T* dx, T* dw, T* db) {
+  const RowKernels<T>& rk = row_kernels<T>();
   const int64_t Cg = C / G, cnt = Cg * L;
   if (dx) {
 #pragma omp parallel for schedule(static) if (N * G > 1 && N * C * L > kParallelWork)
@@ -248,7 +171,7 @@ void group_norm_backward(int64_t N, int64_t C, int64_t L, int64_t G, const T* dy
       for (int64_t c = 0; c < Cg; ++c) {
         const int64_t ch = g * Cg + c;
         double sd = 0, sdx = 0;
-        sum_dy_dyx(dy + (n * C + ch) * L, x + (n * C + ch) * L, L, m, sd, sdx);
+        rk.sum_dy_dyx(dy + (n * C + ch) * L, x + (n * C + ch) * L, L, m, &sd, &sdx);
         const double wc = w ? double(w[ch]) : 1.0;
         s_g += wc * sd;
         s_gx += wc * sdx;
@@ -258,11 +181,8 @@ void group_norm_backward(int64_t N, int64_t C, int64_t L, int64_t G, const T* dy
         const int64_t ch = g * Cg + c;
         const double wr = r * (w ? double(w[ch]) : 1.0);
         // dx = r * (w*dy - a1 - (x - m) * a2) = wr*dy - r*a2*x + r*(m*a2 - a1)
-        const T ca = T(wr), cb = T(-r * a2), c0 = T(r * (m * a2 - a1));
-        const T* gp = dy + (n * C + ch) * L;
-        const T* xp = x + (n * C + ch) * L;
-        T* d = dx + (n * C + ch) * L;
-        for (int64_t i = 0; i < L; ++i) d[i] = ca * gp[i] + cb * xp[i] + c0;
+        rk.affine2(dy + (n * C + ch) * L, x + (n * C + ch) * L, dx + (n * C + ch) * L, L, T(wr),
+                   T(-r * a2), T(r * (m * a2 - a1)));
       }
     }
   }
@@ -272,10 +192,9 @@ void group_norm_backward(int64_t N, int64_t C, int64_t L, int64_t G, const T* dy
       const int64_t g = ch / Cg;
       double aw = 0, ab = 0;
       for (int64_t n = 0; n < N; ++n) {
-        const double m = mean[n * G + g], r = rstd[n * G + g];
         double sd = 0, sdx = 0;
-        sum_dy_dyx(dy + (n * C + ch) * L, x + (n * C + ch) * L, L, m, sd, sdx);
-        aw += sdx * r;
+        rk.sum_dy_dyx(dy + (n * C + ch) * L, x + (n * C + ch) * L, L, mean[n * G + g], &sd, &sdx);
+        aw += sdx * rstd[n * G + g];
         ab += sd;
       }
       if (dw) dw[ch] = T(aw);

@@ -32,11 +32,46 @@ inline Avg avg_window(const Shape& s, int64_t p, int64_t q, bool count_include_p
   return {h0, h1, w0, w1, div};
 }
 
+// Max pooling when every window lies inside the input (no padding, no dilation, floor mode):
+// no clipping, and an R x S window known at compile time unrolls into straight-line compares.
+template <class T, int R, int S>
+void max_pool_interior(const Shape& s, const T* x, T* y, int64_t* idx) {
+  const int64_t HW = s.H * s.W, PQ = s.P * s.Q;
+#pragma omp parallel for schedule(static) if (worth_threads(s))
+  for (int64_t pl = 0; pl < s.NC; ++pl) {
+    const T* xp = x + pl * HW;
+    for (int64_t p = 0; p < s.P; ++p) {
+      T* yr = y + pl * PQ + p * s.Q;
+      int64_t* ir = idx + pl * PQ + p * s.Q;
+      const int64_t h0 = p * s.sh;
+      for (int64_t q = 0; q < s.Q; ++q) {
+        const int64_t base = h0 * s.W + q * s.sw;
+        T best = xp[base];
+        int64_t bi = base;
+        for (int r = 0; r < R; ++r)
+          for (int t = (r == 0 ? 1 : 0); t < S; ++t) {
+            const int64_t i = base + r * s.W + t;
+            const T v = xp[i];
+            const bool take = v > best || v != v;  // NaN wins; a later NaN replaces an earlier one
+            best = take ? v : best;
+            bi = take ? i : bi;
+          }
+        yr[q] = best;
+        ir[q] = bi;
+      }
+    }
+  }
+}
+
 }  // namespace
 
 template <class T>
 void max_pool2d_forward(const Shape& s, const T* x, T* y, int64_t* idx) {
   const int64_t HW = s.H * s.W, PQ = s.P * s.Q;
+  const bool interior = s.ph == 0 && s.pw == 0 && s.dh == 1 && s.dw == 1 && s.P > 0 && s.Q > 0 &&
+                        (s.P - 1) * s.sh + s.R <= s.H && (s.Q - 1) * s.sw + s.S <= s.W;
+  if (interior && s.R == 2 && s.S == 2) return max_pool_interior<T, 2, 2>(s, x, y, idx);
+  if (interior && s.R == 3 && s.S == 3) return max_pool_interior<T, 3, 3>(s, x, y, idx);
 #pragma omp parallel for schedule(static) if (worth_threads(s))
   for (int64_t pl = 0; pl < s.NC; ++pl) {
     const T* xp = x + pl * HW;

@@ -12,6 +12,8 @@ from nervo.functional.pool import *  # noqa: F401,F403
 from nervo.functional.norm import *  # noqa: F401,F403
 from nervo.functional.dropout import *  # noqa: F401,F403
 from nervo.functional.loss import *  # noqa: F401,F403
+from nervo.functional.recurrent import *  # noqa: F401,F403
+from nervo.functional.attention import *  # noqa: F401,F403
 from nervo.functional.basic import to, contiguous, getitem  # noqa: F401
 
 

@@ -14,6 +14,8 @@ from nervo.nn.flatten import *  # noqa: F401,F403
 from nervo.nn.sparse import *  # noqa: F401,F403
 from nervo.nn.loss import *  # noqa: F401,F403
 from nervo.nn.residual import *  # noqa: F401,F403
+from nervo.nn.rnn import *  # noqa: F401,F403
+from nervo.nn.transformer import *  # noqa: F401,F403
 from nervo.nn import init, utils  # noqa: F401
 from nervo import functional  # noqa: F401
 

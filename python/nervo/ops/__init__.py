@@ -19,3 +19,6 @@ from nervo.ops.pool import *  # noqa: F401,F403
 from nervo.ops import pool  # noqa: F401
 from nervo.ops.norm import *  # noqa: F401,F403
 from nervo.ops import norm  # noqa: F401
+from nervo.ops.rnn import *  # noqa: F401,F403,E402
+from nervo.ops.attn import *  # noqa: F401,F403,E402
+from nervo.ops import rnn, attn  # noqa: F401,E402

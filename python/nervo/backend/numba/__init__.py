@@ -8,7 +8,8 @@ import numba  # noqa: F401  (ImportError here means the extra is missing)
 from nervo.backend.numba import act, gemm
 from nervo.backend.numba import softmax, loss, dropout, embed, optim
 from nervo.backend.numba import conv, pool, norm
+from nervo.backend.numba import rnn, attn
 
 KERNELS = {}
-for _family in (act, gemm, softmax, loss, dropout, embed, optim, conv, pool, norm):
+for _family in (act, gemm, softmax, loss, dropout, embed, optim, conv, pool, norm, rnn, attn):
     KERNELS.update(_family.KERNELS)

@@ -1,5 +1,5 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
-from nervo.bench.cases import act, conv, gemm, norm, pool, privacy
+from nervo.bench.cases import act, attn, conv, gemm, norm, pool, privacy, rnn
 
 FAMILIES = {
     "act": act,
@@ -8,4 +8,6 @@ FAMILIES = {
     "conv": conv,
     "pool": pool,
     "norm": norm,
+    "rnn": rnn,
+    "attn": attn,
 }

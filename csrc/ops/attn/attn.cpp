@@ -1,0 +1,18 @@
+// Dispatch for the attention family: picks the table of the current ISA level.
+#include "ops/attn/attn.h"
+
+#include "core/cpu.h"
+
+namespace nervo {
+namespace attn {
+
+const Kernels& kernels() {
+  switch (current_isa()) {
+    case Isa::avx512: return kernels_avx512;
+    case Isa::avx2: return kernels_avx2;
+    default: return kernels_ref;
+  }
+}
+
+}  // namespace attn
+}  // namespace nervo

@@ -1,0 +1,16 @@
+// avx2 attention kernels (float32); float64 uses the generic ones.
+#include <cmath>
+#include <cstdint>
+#define NERVO_ISA_NS avx2
+#include "core/vec_avx2.h"
+#include "core/vmath.h"
+#include "ops/attn/attn_impl.h"
+
+namespace nervo {
+namespace attn {
+const Kernels kernels_avx2 = {
+    &avx2::attn_impl::forward<avx2::Vec8f>, &avx2::attn_impl::backward<avx2::Vec8f>,
+    kernels_ref.forward_f64, kernels_ref.backward_f64,
+};
+}  // namespace attn
+}  // namespace nervo

@@ -1,0 +1,18 @@
+// avx512 recurrent cell passes (float32); float64 uses the generic ones.
+#include <cmath>
+#include <cstdint>
+#define NERVO_ISA_NS avx512
+#include "core/vec_avx512.h"
+#include "core/vmath.h"
+#include "ops/rnn/rnn_impl.h"
+
+namespace nervo {
+namespace rnn {
+const Kernels kernels_avx512 = {
+    &avx512::rnn_impl::cell_forward<avx512::Vec16f>, &avx512::rnn_impl::cell_backward<avx512::Vec16f>,
+    kernels_ref.cell_forward_f64, kernels_ref.cell_backward_f64,
+    32, &avx512::rnn_impl::rec_gemm<avx512::Vec16f>,
+    kernels_ref.nr_f64, kernels_ref.rec_gemm_f64,
+};
+}  // namespace rnn
+}  // namespace nervo

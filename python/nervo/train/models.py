@@ -1,0 +1,102 @@
+"""Reference models used by ``nervo demo`` / ``nervo train`` and the Fashion-MNIST benchmark.
+
+- ``mlp``: Flatten -> 256 -> 128 -> classes (ReLU, dropout), the classic 784-256-128-10.
+- ``cnn``: conv(32, 3x3, pad 1)-ReLU-maxpool2 -> conv(64, 3x3, pad 1)-ReLU-maxpool2 -> fc128 -> fc.
+  Padding 1 keeps 8x8 digits usable (8 -> 4 -> 2) and gives 28 -> 14 -> 7 on Fashion-MNIST.
+- ``resnet``: a small ResNet with batch norm: stem conv(32) + three stages of two basic blocks
+  (32, 64, 128 channels, strides 1, 2, 2), global average pooling, fc.
+
+Each builder takes the input shape ``(C, H, W)`` and the class count and returns a Module whose
+``state_dict`` keys match the PyTorch twin in ``nervo.train.models_torch`` (same layer names).
+"""
+from __future__ import annotations
+
+MODELS = ("mlp", "cnn", "resnet")
+
+
+def _nn():
+    from nervo import nn
+    return nn
+
+
+def mlp(in_shape, num_classes: int = 10, *, hidden=(256, 128), dropout: float = 0.2):
+    nn = _nn()
+    c, h, w = in_shape
+    layers, prev = [nn.Flatten()], c * h * w
+    for width in hidden:
+        layers += [nn.Linear(prev, width), nn.ReLU()]
+        if dropout:
+            layers.append(nn.Dropout(dropout))
+        prev = width
+    layers.append(nn.Linear(prev, num_classes))
+    return nn.Sequential(*layers)
+
+
+def cnn(in_shape, num_classes: int = 10, *, channels=(32, 64), hidden: int = 128,
+        dropout: float = 0.25):
+    nn = _nn()
+    c, h, w = in_shape
+    c1, c2 = channels
+    return nn.Sequential(
+        nn.Conv2d(c, c1, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Conv2d(c1, c2, 3, padding=1), nn.ReLU(), nn.MaxPool2d(2),
+        nn.Flatten(),
+        nn.Linear(c2 * (h // 4) * (w // 4), hidden), nn.ReLU(), nn.Dropout(dropout),
+        nn.Linear(hidden, num_classes),
+    )
+
+
+def _basic_block_cls():
+    nn = _nn()
+
+    class BasicBlock(nn.Module):
+        """conv3x3-BN-ReLU-conv3x3-BN plus a shortcut (1x1 conv + BN when the shape changes)."""
+
+        def __init__(self, cin, cout, stride=1):
+            super().__init__()
+            self.conv1 = nn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = nn.BatchNorm2d(cout)
+            self.conv2 = nn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = nn.BatchNorm2d(cout)
+            self.relu = nn.ReLU()
+            if stride != 1 or cin != cout:
+                self.shortcut = nn.Sequential(nn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                              nn.BatchNorm2d(cout))
+            else:
+                self.shortcut = nn.Identity()
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + self.shortcut(x))
+
+    return BasicBlock
+
+
+def resnet(in_shape, num_classes: int = 10, *, widths=(32, 64, 128), blocks: int = 2):
+    nn = _nn()
+    Block = _basic_block_cls()
+    c = in_shape[0]
+    layers = [nn.Conv2d(c, widths[0], 3, padding=1, bias=False), nn.BatchNorm2d(widths[0]), nn.ReLU()]
+    prev = widths[0]
+    for i, w in enumerate(widths):
+        for b in range(blocks):
+            layers.append(Block(prev, w, stride=2 if (i > 0 and b == 0) else 1))
+            prev = w
+    layers += [nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(prev, num_classes)]
+    return nn.Sequential(*layers)
+
+
+_BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
+
+
+def build_model(name: str, in_shape, num_classes: int = 10, **kwargs):
+    """Build reference model ``name`` (``mlp``, ``cnn`` or ``resnet``) for inputs ``(C, H, W)``."""
+    if name not in _BUILDERS:
+        raise ValueError(f"build_model: unknown model {name!r} (choose from {list(MODELS)})")
+    in_shape = tuple(int(d) for d in in_shape)
+    if len(in_shape) != 3 or min(in_shape) <= 0:
+        raise ValueError(f"build_model: in_shape must be (C, H, W) with positive sizes, got {in_shape}")
+    if name != "mlp" and (in_shape[1] < 4 or in_shape[2] < 4):
+        raise ValueError(f"build_model: {name} needs images of at least 4x4, got {in_shape}")
+    return _BUILDERS[name](in_shape, num_classes, **kwargs)
