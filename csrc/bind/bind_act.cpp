@@ -64,6 +64,26 @@ void act_backward(int op_id, const py::array& saved, const py::array& dy, py::ar
   }
 }
 
+// vmath_eval(name, x, out): one core/vmath.h function elementwise on float32 at the current ISA
+// level. A test hook (tests/ops/test_vmath.py), not a kernel: it is not in _C.KERNELS.
+void vmath_eval(const std::string& name, const py::array& x, py::array& out) {
+  const char* call = "nervo._C.vmath_eval";
+  static const char* names[act::kNumVmath] = {"exp", "expm1", "log", "log1p", "tanh", "sigmoid",
+                                              "erf", "erf_rational", "erfc_pos"};
+  int fn = -1;
+  for (int i = 0; i < act::kNumVmath; ++i)
+    if (name == names[i]) fn = i;
+  if (fn < 0) throw std::invalid_argument(std::string(call) + ": unknown function " + name);
+  require_dtype(x, DType::f32, call, "x");
+  require_dtype(out, DType::f32, call, "out");
+  require_size(out, x.size(), call, "out");
+  const float* xp = in_ptr<float>(x, call, "x");
+  float* yp = out_ptr<float>(out, call, "out");
+  const act::Kernels& k = act::kernels();
+  py::gil_scoped_release nogil;
+  k.vmath_f32(static_cast<act::Vmath>(fn), xp, yp, x.size());
+}
+
 }  // namespace
 
 void bind_act(py::module_& m, py::list& kernels) {
@@ -71,6 +91,7 @@ void bind_act(py::module_& m, py::list& kernels) {
         py::arg("b"));
   m.def("act_backward", &act_backward, py::arg("op"), py::arg("saved"), py::arg("dy"),
         py::arg("dx"), py::arg("a"), py::arg("b"));
+  m.def("vmath_eval", &vmath_eval, py::arg("name"), py::arg("x"), py::arg("out"));
   kernels.append("act_forward");
   kernels.append("act_backward");
 }

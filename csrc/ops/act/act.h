@@ -31,11 +31,17 @@ using ForwardFn = void (*)(Op op, const T* x, T* y, int64_t n, Params p);
 template <class T>
 using BackwardFn = void (*)(Op op, const T* saved, const T* dy, T* dx, int64_t n, Params p);
 
+// core/vmath.h functions, evaluated elementwise for the accuracy test (tests/ops/test_vmath.py).
+enum class Vmath : int { exp = 0, expm1 = 1, log = 2, log1p = 3, tanh = 4, sigmoid = 5, erf = 6,
+                         erf_rational = 7, erfc_pos = 8 };
+constexpr int kNumVmath = 9;
+
 struct Kernels {
   ForwardFn<float> forward_f32;
   BackwardFn<float> backward_f32;
   ForwardFn<double> forward_f64;
   BackwardFn<double> backward_f64;
+  void (*vmath_f32)(Vmath fn, const float* x, float* y, int64_t n);
 };
 
 // One table per ISA level, each defined in its own translation unit.

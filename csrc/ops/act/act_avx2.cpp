@@ -4,6 +4,16 @@
 #define NERVO_ISA_NS avx2
 #include "core/vec_avx2.h"
 #include "core/vmath.h"
+
+namespace nervo {
+namespace avx2 {
+// Non-temporal store of a full vector to a 32-byte aligned address, and the fence that
+// orders streaming stores before the parallel region ends.
+inline void stream(Vec8f v, float* p) { _mm256_stream_ps(p, v.v); }
+inline void stream_fence() { _mm_sfence(); }
+}  // namespace avx2
+}  // namespace nervo
+
 #include "ops/act/act_impl.h"
 
 namespace nervo {
@@ -11,6 +21,7 @@ namespace act {
 const Kernels kernels_avx2 = {
     &avx2::act_impl::forward<avx2::Vec8f>, &avx2::act_impl::backward<avx2::Vec8f>,
     kernels_ref.forward_f64, kernels_ref.backward_f64,
+    &avx2::act_impl::vmath_eval<avx2::Vec8f>,
 };
 }  // namespace act
 }  // namespace nervo

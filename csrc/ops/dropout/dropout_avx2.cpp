@@ -1,10 +1,12 @@
-// avx2 dropout kernels (float32 and float64): dropout_impl.h compiled for this ISA.
+// avx2 dropout kernels: float32 through the 8-block vector Philox (dropout_philox8.h, AVX2
+// instructions), float64 through the portable dropout_impl.h compiled for this ISA.
 #include <cstdint>
 #define NERVO_ISA_NS avx2
 #include "ops/dropout/dropout_impl.h"
+#include "ops/dropout/dropout_philox8.h"
 
 namespace nervo {
 namespace dropout {
-const Kernels kernels_avx2 = {&avx2::dropout_impl::apply<float>, &avx2::dropout_impl::apply<double>};
+const Kernels kernels_avx2 = {&avx2::dropout_philox8::apply_f32, &avx2::dropout_impl::apply<double>};
 }  // namespace dropout
 }  // namespace nervo

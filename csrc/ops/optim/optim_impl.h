@@ -1,6 +1,8 @@
-// Fused optimizer steps in plain C++ over T, compiled once per ISA (optim_{ref,avx2,avx512}.cpp):
-// each loop body is straight-line arithmetic on restrict pointers, which GCC vectorizes to the
-// TU's ISA (sqrt and div included: -fno-math-errno). Work is split in fixed chunks across threads.
+// Fused optimizer steps written once over a Vec type (core/vec_*.h) and instantiated by
+// optim_{ref,avx2,avx512}.cpp inside NERVO_ISA_NS. Each TU provides vsqrt(V) for its Vec types
+// (found by argument-dependent lookup). Every step is one pass over its arrays, split in fixed
+// chunks across threads; the loop-invariant option branches cost nothing next to the memory
+// traffic. Vector fma is a fused multiply-add on the SIMD levels, like torch's vectorized kernels.
 #pragma once
 #include <algorithm>
 #include <cmath>
@@ -15,149 +17,151 @@ namespace optim_impl {
 
 using namespace optim;
 
-// a * b + c: one fused instruction where the ISA has FMA (torch's vectorized kernels use fmadd
-// too); baseline x86-64 has none, and std::fma there would be a slow exact library call.
-template <class T>
-inline T fmadd(T a, T b, T c) {
-#ifdef __FMA__
-  return std::fma(a, b, c);
-#else
-  return a * b + c;
-#endif
-}
-
-// torch's lerp: self + w * (end - self) for |w| < 0.5, else end - (end - self) * (1 - w).
-template <class T>
-inline T lerp(T self, T end, T w) {
-  return std::fabs(w) < T(0.5) ? fmadd(w, end - self, self) : end - (end - self) * (T(1) - w);
-}
-
 constexpr int64_t kChunk = 16384;  // elements per task (64 KiB of float32 per stream)
 
-template <class F>
+// f(i, r): process elements [i, i + r) with r == W (full vector) or r < W (the tail, partial
+// loads/stores). Chunks are multiples of W, so only the last chunk has a tail.
+template <class V, class F>
 inline void chunked(int64_t n, const F& f) {
+  constexpr int W = V::width;
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
 #pragma omp parallel for schedule(static) if (nchunks > 1)
-  for (int64_t c = 0; c < nchunks; ++c) f(c * kChunk, std::min(n, (c + 1) * kChunk));
+  for (int64_t c = 0; c < nchunks; ++c) {
+    const int64_t hi = std::min(n, (c + 1) * kChunk);
+    int64_t i = c * kChunk;
+    for (; i + W <= hi; i += W) f(i, W);
+    if (i < hi) f(i, static_cast<int>(hi - i));
+  }
 }
 
-template <class T>
-void sgd(const SgdArgs<T>& a) {
-  const T lr = T(a.lr), mom = T(a.momentum), damp1 = T(1.0 - a.dampening), wd = T(a.weight_decay);
-  const T sign = a.maximize ? T(-1) : T(1);
-  T* __restrict p = a.param;
-  const T* __restrict g = a.grad;
-  T* __restrict buf = a.buf;
+template <class V>
+inline V ld(const typename V::value_type* p, int r) {
+  return r == V::width ? V::load(p) : V::load_partial(p, r);
+}
+template <class V>
+inline void st(V v, typename V::value_type* p, int r) {
+  if (r == V::width) v.store(p);
+  else v.store_partial(p, r);
+}
+
+template <class V>
+void sgd(const SgdArgs<typename V::value_type>& a) {
+  using T = typename V::value_type;
+  const V nlr = V::set1(T(-a.lr)), mom = V::set1(T(a.momentum)), damp1 = V::set1(T(1.0 - a.dampening));
+  const V wd = V::set1(T(a.weight_decay)), sign = V::set1(a.maximize ? T(-1) : T(1));
   const bool use_wd = a.weight_decay != 0.0, first = a.first_step, nest = a.nesterov;
-  chunked(a.n, [&](int64_t lo, int64_t hi) {
-    if (!buf) {
-      for (int64_t i = lo; i < hi; ++i) {
-        T d = sign * g[i];
-        if (use_wd) d = fmadd(wd, p[i], d);
-        p[i] = fmadd(-lr, d, p[i]);
-      }
-      return;
+  T* p = a.param;
+  const T* g = a.grad;
+  T* buf = a.buf;
+  chunked<V>(a.n, [&](int64_t i, int r) {
+    V pi = ld<V>(p + i, r);
+    V d = sign * ld<V>(g + i, r);
+    if (use_wd) d = fma(wd, pi, d);
+    if (buf) {
+      const V b = first ? d : fma(damp1, d, ld<V>(buf + i, r) * mom);
+      st(b, buf + i, r);
+      d = nest ? fma(mom, b, d) : b;
     }
-    for (int64_t i = lo; i < hi; ++i) {
-      T d = sign * g[i];
-      if (use_wd) d = fmadd(wd, p[i], d);
-      const T b = first ? d : fmadd(damp1, d, buf[i] * mom);
-      buf[i] = b;
-      d = nest ? fmadd(mom, b, d) : b;
-      p[i] = fmadd(-lr, d, p[i]);
-    }
+    st(fma(nlr, d, pi), p + i, r);
   });
 }
 
-template <class T>
-void adam(const AdamArgs<T>& a) {
+template <class V>
+void adam(const AdamArgs<typename V::value_type>& a) {
+  using T = typename V::value_type;
   const double bc1 = 1.0 - std::pow(a.beta1, double(a.step));
   const double bc2 = 1.0 - std::pow(a.beta2, double(a.step));
-  const T step_size = T(a.lr / bc1), inv_bc2_sqrt = T(1.0 / std::sqrt(bc2));
-  const T w1 = T(1.0 - a.beta1), beta2 = T(a.beta2), w2 = T(1.0 - a.beta2), eps = T(a.eps);
-  const T wd = T(a.weight_decay), decay = T(1.0 - a.lr * a.weight_decay);
-  const T sign = a.maximize ? T(-1) : T(1);
+  const V nstep = V::set1(T(-a.lr / bc1)), inv_bc2 = V::set1(T(1.0 / std::sqrt(bc2)));
+  const V w1 = V::set1(T(1.0 - a.beta1)), beta2 = V::set1(T(a.beta2)), w2 = V::set1(T(1.0 - a.beta2));
+  const V eps = V::set1(T(a.eps)), wd = V::set1(T(a.weight_decay));
+  const V decay = V::set1(T(1.0 - a.lr * a.weight_decay)), sign = V::set1(a.maximize ? T(-1) : T(1));
   const bool l2 = a.weight_decay != 0.0 && !a.decoupled, dec = a.weight_decay != 0.0 && a.decoupled;
-  T* __restrict p = a.param;
-  const T* __restrict g = a.grad;
-  T* __restrict m = a.exp_avg;
-  T* __restrict v = a.exp_avg_sq;
-  T* __restrict vmax = a.max_exp_avg_sq;
-  chunked(a.n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T pi = p[i];
-      T d = sign * g[i];
-      if (l2) d = fmadd(wd, pi, d);
-      if (dec) pi = pi * decay;
-      const T mi = fmadd(w1, d - m[i], m[i]);  // lerp with w = 1 - beta1 < 0.5
-      const T vi = fmadd(w2 * d, d, v[i] * beta2);
-      m[i] = mi;
-      v[i] = vi;
-      T vv = vi;
-      if (vmax) {
-        vv = std::max(vmax[i], vi);
-        vmax[i] = vv;
-      }
-      const T denom = fmadd(std::sqrt(vv), inv_bc2_sqrt, eps);
-      p[i] = fmadd(-step_size, mi / denom, pi);
+  T* p = a.param;
+  const T* g = a.grad;
+  T* m = a.exp_avg;
+  T* v = a.exp_avg_sq;
+  T* vmax = a.max_exp_avg_sq;
+  chunked<V>(a.n, [&](int64_t i, int r) {
+    V pi = ld<V>(p + i, r);
+    V d = sign * ld<V>(g + i, r);
+    if (l2) d = fma(wd, pi, d);
+    if (dec) pi = pi * decay;
+    const V mo = ld<V>(m + i, r);
+    const V mi = fma(w1, d - mo, mo);  // torch's lerp(m, g, 1 - beta1) for a weight < 0.5
+    const V vi = fma(w2 * d, d, ld<V>(v + i, r) * beta2);
+    st(mi, m + i, r);
+    st(vi, v + i, r);
+    V vv = vi;
+    if (vmax) {
+      vv = max(vi, ld<V>(vmax + i, r));  // maxps returns the second operand on NaN: keep old max
+      st(vv, vmax + i, r);
     }
+    const V denom = fma(vsqrt(vv), inv_bc2, eps);
+    st(fma(nstep, mi / denom, pi), p + i, r);
   });
 }
 
-template <class T>
-void rmsprop(const RmspropArgs<T>& a) {
-  const T lr = T(a.lr), alpha = T(a.alpha), w = T(1.0 - a.alpha), eps = T(a.eps);
-  const T wd = T(a.weight_decay), mom = T(a.momentum), sign = a.maximize ? T(-1) : T(1);
+template <class V>
+void rmsprop(const RmspropArgs<typename V::value_type>& a) {
+  using T = typename V::value_type;
+  const V nlr = V::set1(T(-a.lr)), alpha = V::set1(T(a.alpha)), w = V::set1(T(1.0 - a.alpha));
+  const V eps = V::set1(T(a.eps)), wd = V::set1(T(a.weight_decay)), mom = V::set1(T(a.momentum));
+  const V sign = V::set1(a.maximize ? T(-1) : T(1));
   const bool use_wd = a.weight_decay != 0.0;
-  T* __restrict p = a.param;
-  const T* __restrict g = a.grad;
-  T* __restrict sq = a.square_avg;
-  T* __restrict ga = a.grad_avg;
-  T* __restrict buf = a.momentum_buf;
-  chunked(a.n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T d = sign * g[i];
-      if (use_wd) d = fmadd(wd, p[i], d);
-      const T s = fmadd(w * d, d, sq[i] * alpha);
-      sq[i] = s;
-      T avg;
-      if (ga) {
-        const T gi = lerp(ga[i], d, w);
-        ga[i] = gi;
-        avg = std::sqrt(fmadd(-gi, gi, s)) + eps;
-      } else {
-        avg = std::sqrt(s) + eps;
-      }
-      if (buf) {
-        const T b = fmadd(mom, buf[i], d / avg);
-        buf[i] = b;
-        p[i] = fmadd(-lr, b, p[i]);
-      } else {
-        p[i] = fmadd(-lr, d / avg, p[i]);
-      }
+  const bool lerp_small = std::fabs(1.0 - a.alpha) < 0.5;
+  T* p = a.param;
+  const T* g = a.grad;
+  T* sq = a.square_avg;
+  T* ga = a.grad_avg;
+  T* buf = a.momentum_buf;
+  chunked<V>(a.n, [&](int64_t i, int r) {
+    V pi = ld<V>(p + i, r);
+    V d = sign * ld<V>(g + i, r);
+    if (use_wd) d = fma(wd, pi, d);
+    const V s = fma(w * d, d, ld<V>(sq + i, r) * alpha);
+    st(s, sq + i, r);
+    V avg;
+    if (ga) {
+      const V go = ld<V>(ga + i, r);
+      // torch's lerp(ga, g, w): ga + w (g - ga) for |w| < 0.5, else g - (g - ga)(1 - w).
+      const V gi = lerp_small ? fma(w, d - go, go) : d - (d - go) * (V::set1(T(1)) - w);
+      st(gi, ga + i, r);
+      avg = vsqrt(fma(-gi, gi, s)) + eps;
+    } else {
+      avg = vsqrt(s) + eps;
+    }
+    if (buf) {
+      const V b = fma(mom, ld<V>(buf + i, r), d / avg);
+      st(b, buf + i, r);
+      st(fma(nlr, b, pi), p + i, r);
+    } else {
+      st(fma(nlr, d / avg, pi), p + i, r);
     }
   });
 }
 
-template <class T>
-void adagrad(const AdagradArgs<T>& a) {
-  const T clr = T(a.lr / (1.0 + double(a.step - 1) * a.lr_decay));
-  const T wd = T(a.weight_decay), eps = T(a.eps), sign = a.maximize ? T(-1) : T(1);
+template <class V>
+void adagrad(const AdagradArgs<typename V::value_type>& a) {
+  using T = typename V::value_type;
+  const V nclr = V::set1(T(-a.lr / (1.0 + double(a.step - 1) * a.lr_decay)));
+  const V wd = V::set1(T(a.weight_decay)), eps = V::set1(T(a.eps));
+  const V sign = V::set1(a.maximize ? T(-1) : T(1));
   const bool use_wd = a.weight_decay != 0.0;
-  T* __restrict p = a.param;
-  const T* __restrict g = a.grad;
-  T* __restrict ss = a.state_sum;
-  chunked(a.n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) {
-      T d = sign * g[i];
-      if (use_wd) d = fmadd(wd, p[i], d);
-      const T s = fmadd(d, d, ss[i]);
-      ss[i] = s;
-      p[i] = fmadd(-clr, d / (std::sqrt(s) + eps), p[i]);
-    }
+  T* p = a.param;
+  const T* g = a.grad;
+  T* ss = a.state_sum;
+  chunked<V>(a.n, [&](int64_t i, int r) {
+    V pi = ld<V>(p + i, r);
+    V d = sign * ld<V>(g + i, r);
+    if (use_wd) d = fma(wd, pi, d);
+    const V s = fma(d, d, ld<V>(ss + i, r));
+    st(s, ss + i, r);
+    st(fma(nclr, d / (vsqrt(s) + eps), pi), p + i, r);
   });
 }
 
+// Not vectorized through V: the sum of squares accumulates in double (no overflow for any
+// float input); 8 independent partial sums per chunk let the compiler vectorize it anyway.
 template <class T>
 double norm_accum(const T* x, int64_t n, double pnorm) {
   const int64_t nchunks = (n + kChunk - 1) / kChunk;
@@ -168,11 +172,10 @@ double norm_accum(const T* x, int64_t n, double pnorm) {
     const int64_t lo = c * kChunk, hi = std::min(n, lo + kChunk);
     double s = 0.0;
     if (two) {
-      // 8 double partial sums (no overflow for any float input, vectorizes, deterministic).
       double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
       int64_t i = lo;
       for (; i + 8 <= hi; i += 8)
-        for (int k = 0; k < 8; ++k) acc[k] = fmadd(double(x[i + k]), double(x[i + k]), acc[k]);
+        for (int k = 0; k < 8; ++k) acc[k] += double(x[i + k]) * double(x[i + k]);
       for (int k = 0; k < 8; ++k) s += acc[k];
       for (; i < hi; ++i) s += double(x[i]) * double(x[i]);
     } else if (inf) {
@@ -193,18 +196,16 @@ double norm_accum(const T* x, int64_t n, double pnorm) {
   return total;
 }
 
-template <class T>
-void scale(T* x, int64_t n, double s) {
-  const T ts = T(s);
-  T* __restrict xp = x;
-  chunked(n, [&](int64_t lo, int64_t hi) {
-    for (int64_t i = lo; i < hi; ++i) xp[i] = xp[i] * ts;
-  });
+template <class V>
+void scale(typename V::value_type* x, int64_t n, double s) {
+  const V vs = V::set1(typename V::value_type(s));
+  chunked<V>(n, [&](int64_t i, int r) { st(ld<V>(x + i, r) * vs, x + i, r); });
 }
 
-template <class T>
-constexpr Kernels1<T> table() {
-  return {&sgd<T>, &adam<T>, &rmsprop<T>, &adagrad<T>, &norm_accum<T>, &scale<T>};
+template <class V>
+constexpr Kernels1<typename V::value_type> table() {
+  using T = typename V::value_type;
+  return {&sgd<V>, &adam<V>, &rmsprop<V>, &adagrad<V>, &norm_accum<T>, &scale<V>};
 }
 
 }  // namespace optim_impl

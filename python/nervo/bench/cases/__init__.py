@@ -1,5 +1,6 @@
 """Benchmark case families (one module per operator family, mirroring csrc/ops/)."""
 from nervo.bench.cases import act, attn, conv, gemm, norm, pool, privacy, rnn
+from nervo.bench.cases import softmax, loss, dropout, embed, optim
 
 FAMILIES = {
     "act": act,
@@ -8,6 +9,11 @@ FAMILIES = {
     "conv": conv,
     "pool": pool,
     "norm": norm,
+    "softmax": softmax,
+    "loss": loss,
+    "dropout": dropout,
+    "embed": embed,
+    "optim": optim,
     "rnn": rnn,
     "attn": attn,
 }
