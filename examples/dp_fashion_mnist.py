@@ -1,6 +1,6 @@
 """Differentially private training (DP-SGD) of a GroupNorm CNN on Fashion-MNIST.
 
-    python examples/dp_fashion_mnist.py --epochs 20 --target-epsilon 3 --delta 1e-5
+    python examples/dp_fashion_mnist.py --epochs 15 --target-epsilon 3 --delta 1e-5
 
 The noise multiplier is solved for so that the whole run spends at most ``--target-epsilon``
 at ``--delta`` (RDP accountant, Poisson sampling). The model follows Papernot et al. 2021
@@ -62,10 +62,10 @@ def accuracy(model, x, y, bs=2000):
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--data-dir", default="/usr/share/datasets/fashion-mnist")
-    ap.add_argument("--epochs", type=int, default=20)
+    ap.add_argument("--epochs", type=int, default=15)
     ap.add_argument("--batch-size", type=int, default=2048, help="expected (Poisson) batch size")
     ap.add_argument("--lr", type=float, default=4.0)
-    ap.add_argument("--momentum", type=float, default=0.0)
+    ap.add_argument("--momentum", type=float, default=0.9)
     ap.add_argument("--max-grad-norm", type=float, default=0.1)
     ap.add_argument("--target-epsilon", type=float, default=3.0)
     ap.add_argument("--noise-multiplier", type=float, default=None,

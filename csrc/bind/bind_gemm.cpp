@@ -4,9 +4,11 @@
 // b (Bb, ., .), out (B, M, N) with Ba and Bb each 1 (broadcast) or B. a and b may have any strides
 // that are whole elements (transposes, Fortran order, slices with steps, negative or zero strides:
 // the kernel reads element (i, k) at a[i * rs + k * cs]). out needs unit column stride; its row and
-// batch strides are free. bias is None or a contiguous length-N vector. Validation here mirrors
+// batch strides are free. An input that overlaps out is copied first (the result is then exact). bias is None or a contiguous length-N vector. Validation here mirrors
 // the Python layer so a direct call cannot crash the process.
+#include <cstdint>
 #include <string>
+#include <utility>
 
 #include "bind/common.h"
 #include "ops/gemm/gemm.h"
@@ -32,6 +34,22 @@ std::vector<int64_t> elem_strides(const py::array& a, const char* arg) {
   return s;
 }
 
+// Byte range [lo, hi) that array x spans (empty for a size-0 array).
+std::pair<uintptr_t, uintptr_t> extent(const py::array& x) {
+  if (x.size() == 0) return {0, 0};
+  intptr_t lo = reinterpret_cast<intptr_t>(x.data()), hi = lo;
+  for (py::ssize_t d = 0; d < x.ndim(); ++d) {
+    const intptr_t span = static_cast<intptr_t>(x.shape(d) - 1) * x.strides(d);
+    (span < 0 ? lo : hi) += span;
+  }
+  return {static_cast<uintptr_t>(lo), static_cast<uintptr_t>(hi + x.itemsize())};
+}
+
+bool overlaps(const py::array& x, const py::array& out) {
+  const auto a = extent(x), b = extent(out);
+  return a.first < a.second && b.first < b.second && a.first < b.second && b.first < a.second;
+}
+
 struct Operand {
   int64_t batch, rows, cols;  // of op(x)
   int64_t bs, rs, cs;         // element strides of op(x)
@@ -52,8 +70,8 @@ Operand operand(const py::array& x, bool trans, const char* arg) {
   return r;
 }
 
-void gemm(const py::array& a, const py::array& b, py::array& out, bool trans_a, bool trans_b,
-          double alpha, double beta, const py::object& bias, int act_id) {
+void gemm(py::array a, py::array b, py::array& out, bool trans_a, bool trans_b, double alpha,
+          double beta, const py::object& bias, int act_id) {
   const DType dt = float_dtype(a, kCall, "a");
   require_dtype(b, dt, kCall, "b");
   require_dtype(out, dt, kCall, "out");
@@ -61,6 +79,9 @@ void gemm(const py::array& a, const py::array& b, py::array& out, bool trans_a, 
   if (act_id < 0 || act_id > static_cast<int>(gemm::Act::tanh))
     throw std::invalid_argument(std::string(kCall) + ": unknown activation id " +
                                 std::to_string(act_id));
+  // out is written while a and b are still read: an input overlapping it is read from a copy.
+  if (overlaps(a, out)) a = py::array(a.attr("copy")());
+  if (overlaps(b, out)) b = py::array(b.attr("copy")());
   const Operand A = operand(a, trans_a, "a"), B = operand(b, trans_b, "b");
   if (A.cols != B.rows)
     throw std::invalid_argument(std::string(kCall) + ": inner dimensions differ: op(a) has " +
@@ -87,8 +108,10 @@ void gemm(const py::array& a, const py::array& b, py::array& out, bool trans_a, 
     if (bias_arr.ndim() != 1 || bias_arr.shape(0) != N)
       throw std::invalid_argument(std::string(kCall) + ": bias has shape " + shape_str(bias_arr) +
                                   ", expected (" + std::to_string(N) + ",)");
+    if (overlaps(bias_arr, out)) bias_arr = py::array(bias_arr.attr("copy")());
     bias_ptr = in_ptr<char>(bias_arr, kCall, "bias");
   }
+
   if (batch == 0 || M == 0 || N == 0) return;
   const std::vector<int64_t> cs = elem_strides(out, "out");
   if ((N > 1 && cs[o + 1] != 1) || (M > 1 && cs[o] < N) || (batched && batch > 1 && cs[0] < M * N))

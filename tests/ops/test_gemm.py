@@ -330,3 +330,60 @@ def test_peak_gflops_positive():
     assert ops.peak_gflops(1, 0.02) > 0
     with pytest.raises(ValueError, match="threads"):
         ops.peak_gflops(0)
+
+
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, False), (True, True)],
+                         ids=["nn", "nt", "tn", "tt"])
+def test_packed_path_with_epilogue(backend, rng, trans_a, trans_b):
+    # Large enough (> 2 * 256^3 flops) for the fully packed path, with edges in M, N and K blocks.
+    m, n, k = 301, 199, 613
+    a = _operand(rng, m, k, trans_a, np.float32)
+    b = _operand(rng, k, n, trans_b, np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    out0 = rng.standard_normal((m, n)).astype(np.float32)
+    out = out0.copy()
+    ops.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.0, bias=bias,
+             activation="gelu")
+    check_gemm(out, a, b, out0, "packed", trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.0,
+               bias=bias, activation="gelu")
+
+
+def test_differential_hypothesis_shapes():
+    # native (every ISA level) vs numba vs the float64 reference on generated shapes and options.
+    hyp = pytest.importorskip("hypothesis")
+    st = hyp.strategies
+    from nervo import backend as B
+    configs = [("native", isa) for isa in (B.native_module().isa_available()
+                                           if "native" in B.available_backends() else [])]
+    if "numba" in B.available_backends():
+        configs.append(("numba", None))
+    prev_backend, prev_isa = B.backend(), B.get_isa()
+
+    @hyp.settings(max_examples=15, deadline=None, derandomize=True)
+    @hyp.given(m=st.integers(0, 40), n=st.integers(0, 40), k=st.integers(0, 70),
+               trans_a=st.booleans(), trans_b=st.booleans(), use_bias=st.booleans(),
+               activation=st.sampled_from(ACTS), beta=st.sampled_from([0.0, 1.0, -0.5]),
+               seed=st.integers(0, 2 ** 16))
+    def check(m, n, k, trans_a, trans_b, use_bias, activation, beta, seed):
+        r = np.random.default_rng(seed)
+        a = _operand(r, m, k, trans_a, np.float32)
+        b = _operand(r, k, n, trans_b, np.float32)
+        bias = r.standard_normal(n).astype(np.float32) if use_bias else None
+        out0 = r.standard_normal((m, n)).astype(np.float32)
+        for name, isa in configs:
+            B.set_backend(name)
+            if isa:
+                B.set_isa(isa)
+            out = out0.copy()
+            ops.gemm(a, b, out, trans_a=trans_a, trans_b=trans_b, beta=beta, bias=bias,
+                     activation=activation)
+            check_gemm(out, a, b, out0, f"{name}-{isa}", trans_a=trans_a, trans_b=trans_b,
+                       beta=beta, bias=bias, activation=activation)
+
+    try:
+        check()
+    finally:
+        if prev_backend:
+            B.set_backend(prev_backend)
+        if prev_isa:
+            B.set_isa(prev_isa)

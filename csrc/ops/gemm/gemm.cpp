@@ -27,6 +27,7 @@
 #include <cmath>
 #include <cstdlib>
 #include <cstring>
+#include <ctime>
 #include <new>
 
 #include "core/cpu.h"
@@ -36,9 +37,12 @@ namespace nervo {
 namespace gemm {
 namespace {
 
-// Below this many flops per thread, extra threads cost more (team wake-up, barriers) than they
-// save. Measured: see the sweep in benchmarks/bench_gemm.py's notes (README performance table).
-constexpr double kMinFlopsPerThread = 2.0 * 48 * 48 * 48;
+// Below this many flops per thread (about 20 us of one core's work), extra threads cost more
+// (team wake-up, one barrier per B panel, a few us each) than they save.
+constexpr double kMinFlopsPerThread = 2.0 * 100 * 100 * 100;
+// Size limits of the unpacked paths (see gemm_blocked).
+constexpr double kDirectAFlops = 2.0 * 256 * 256 * 256;
+constexpr double kDirectBFlops = 2.0 * 64 * 64 * 64;
 // A batch of matrices smaller than this runs one matrix per thread (a 256^3 product is the size
 // at which splitting one matrix over threads stops losing to the barriers).
 constexpr double kBatchOuterFlops = 2.0 * 256 * 256 * 256;
@@ -112,49 +116,75 @@ void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha
   thread_grid(threads, mt, ntiles_panel, tm, tn);
 
   const int64_t kc_max = std::min<int64_t>(KC, std::max<int64_t>(K, 1));
-  const int64_t b_elems = kc_max * ((std::min<int64_t>(NC, N) + NR - 1) / NR) * NR;
   const int64_t rows_max = (mt + tm - 1) / tm * MR;
-  // Per thread: A block, C tile, bias tile; each rounded up to 64 bytes.
-  auto round64 = [](int64_t elems) { return (elems * int64_t(sizeof(T)) + 63) / 64 * 64 / int64_t(sizeof(T)); };
   const int64_t MC = even(rows_max, cfg.mc, MR);
+  // Workspace: two B panels (double buffered: a thread may pack the next panel while another
+  // still computes with the previous one, so one barrier per panel suffices), then per thread its
+  // A block, a scratch C tile and a bias tile; each rounded up to 64 bytes.
+  auto round64 = [](int64_t elems) {
+    return (elems * int64_t(sizeof(T)) + 63) / 64 * 64 / int64_t(sizeof(T));
+  };
+  const int64_t b_elems = round64(kc_max * ((std::min<int64_t>(NC, N) + NR - 1) / NR) * NR);
   const int64_t a_elems = round64(std::min(MC, rows_max) * kc_max);
-  const int64_t per_thread = a_elems + round64(MR * NR) + round64(NR);
-  T* const Bp = static_cast<T*>(
-      tl_workspace.get(sizeof(T) * (round64(b_elems) + threads * per_thread)));
+  // Where the packing copies would cost about as much as they save, the microkernel reads A or B
+  // in place (only edge slivers are then packed, into the per-thread scratch). Crossovers measured
+  // on AVX2, one thread (MLP and square shapes from 16^3 to 256^3, numpy in the same run):
+  //  - A in place when its rows are contiguous (cs_a == 1: A's rows then stream through the
+  //    broadcasts) and the problem is at most 2 * 256^3 flops; transposed A reads a new cache line
+  //    per k and always loses;
+  //  - B in place when its rows are contiguous (cs_b == 1) and either M <= 2 MR (the packed panel
+  //    would be used by at most two row tiles) or the problem is under 2 * 64^3 flops.
+  const bool direct_a = cs_a == 1 && flops <= kDirectAFlops;
+  const bool direct_b = cs_b == 1 && (M <= 2 * MR || flops < kDirectBFlops);
+  const int64_t bsl_elems = round64(kc_max * NR);
+  const int64_t per_thread = a_elems + bsl_elems + round64(MR * NR) + round64(NR);
+  T* const work = static_cast<T*>(tl_workspace.get(sizeof(T) * (2 * b_elems + threads * per_thread)));
 
-#pragma omp parallel num_threads(threads) if (threads > 1)
-  {
-    const int tid = omp_get_thread_num();
+  auto body = [&](int tid) {
     const int ti = tid / tn, tj = tid % tn;
     const int64_t r0 = std::min(M, mt * ti / tm * MR), r1 = std::min(M, mt * (ti + 1) / tm * MR);
-    T* const Ap = Bp + round64(b_elems) + tid * per_thread;
-    T* const ctile = Ap + a_elems;
+    T* const Ap = work + 2 * b_elems + tid * per_thread;
+    T* const bsl = Ap + a_elems;
+    T* const ctile = bsl + bsl_elems;
     T* const btile = ctile + round64(MR * NR);
+    int64_t panel = 0;  // panels packed so far: picks the B buffer
 
     for (int64_t jc = 0; jc < N; jc += NC) {
       const int64_t nc = std::min(NC, N - jc);
       const int64_t nsl = (nc + NR - 1) / NR;
       const int64_t s0 = nsl * tj / tn, s1 = nsl * (tj + 1) / tn;
-      const int64_t ngroups = std::min<int64_t>(nsl, threads);
-      for (int64_t pc = 0; pc < std::max<int64_t>(K, 1); pc += KC) {
+      for (int64_t pc = 0; pc < std::max<int64_t>(K, 1); pc += KC, ++panel) {
         const int64_t kc = std::min(KC, K - pc);  // 0 when K == 0: C = beta C + epilogue
         const bool first = pc == 0, last = pc + KC >= K;
-        // All threads pack the shared B panel (each a run of whole slivers), then wait for it.
-#pragma omp for schedule(static)
-        for (int64_t g = 0; g < ngroups; ++g) {
-          const int64_t sa = nsl * g / ngroups, sb = nsl * (g + 1) / ngroups;
+        T* const Bp = work + (panel & 1) * b_elems;
+        // Every thread packs a run of whole slivers of the shared B panel, then all wait for it.
+        if (!direct_b) {
+          const int64_t sa = nsl * tid / threads, sb = nsl * (tid + 1) / threads;
           if (sa < sb)
             cfg.pack(Bp + sa * kc * NR, NR, B + pc * rs_b + (jc + sa * NR) * cs_b, cs_b, rs_b,
                      std::min(nc, sb * NR) - sa * NR, kc);
         }
+        if (threads > 1 && !direct_b) {
+#pragma omp barrier
+        }
         TileStore<T> st{alpha, first ? beta : T(1), nullptr, Act::none};
         for (int64_t ic = r0; ic < r1; ic += MC) {
           const int64_t mc = std::min(MC, r1 - ic);
-          cfg.pack(Ap, MR, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc);
+          if (!direct_a) cfg.pack(Ap, MR, A + ic * rs_a + pc * cs_a, rs_a, cs_a, mc, kc);
           for (int64_t s = s0; s < s1; ++s) {
             const int64_t j = jc + s * NR;
             const int n = static_cast<int>(std::min<int64_t>(NR, N - j));
             const T* bs = Bp + s * kc * NR;
+            int64_t rs_bs = NR;
+            if (direct_b) {
+              if (n == NR) {
+                bs = B + pc * rs_b + j;
+                rs_bs = rs_b;
+              } else {
+                cfg.pack(bsl, NR, B + pc * rs_b + j, 1, rs_b, n, kc);
+                bs = bsl;
+              }
+            }
             if (last && ep.bias) {
               if (n == NR) {
                 st.bias = ep.bias + j;
@@ -168,22 +198,37 @@ void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha
             for (int64_t ir = 0; ir < mc; ir += MR) {
               const int m = static_cast<int>(std::min<int64_t>(MR, mc - ir));
               const T* as = Ap + ir * kc;
+              UkernelFn<T> uk = cfg.packed;
+              if (direct_a) {
+                as = A + (ic + ir) * rs_a + pc * cs_a;
+                if (m == MR) {
+                  uk = cfg.strided;
+                } else {
+                  cfg.pack(Ap, MR, as, rs_a, cs_a, m, kc);
+                  as = Ap;
+                }
+              }
               T* c = C + (ic + ir) * ldc + j;
               if (m == MR && n == NR) {
-                cfg.packed(kc, as, 1, MR, bs, NR, c, ldc, st);
+                uk(kc, as, rs_a, cs_a, bs, rs_bs, c, ldc, st);
               } else {
                 if (st.beta != T(0))
                   for (int i = 0; i < m; ++i) std::copy(c + i * ldc, c + i * ldc + n, ctile + i * NR);
-                cfg.packed(kc, as, 1, MR, bs, NR, ctile, NR, st);
+                uk(kc, as, rs_a, cs_a, bs, rs_bs, ctile, NR, st);
                 for (int i = 0; i < m; ++i) std::copy(ctile + i * NR, ctile + i * NR + n, c + i * ldc);
               }
             }
           }
         }
-        // Nobody may repack B while another thread still reads it.
-#pragma omp barrier
       }
     }
+  };
+
+  if (threads == 1) {
+    body(0);  // no parallel region at all: even a one-thread team costs futex calls
+  } else {
+#pragma omp parallel num_threads(threads)
+    body(omp_get_thread_num());
   }
 }
 
@@ -192,11 +237,18 @@ void batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A
              int64_t rs_a, int64_t cs_a, const T* B, int64_t bs_b, int64_t rs_b, int64_t cs_b, T beta,
              T* C, int64_t bs_c, int64_t ldc, const Epilogue<T>& ep, F gemm_one) {
   // One matrix per thread when each is too small to split well (inner calls then run serially).
-  const bool outer = batch > 1 && 2.0 * M * N * K < kBatchOuterFlops && !omp_in_parallel();
-#pragma omp parallel for schedule(static) if (outer)
-  for (int64_t b = 0; b < batch; ++b)
+  const bool outer = batch > 1 && 2.0 * M * N * K < kBatchOuterFlops && !omp_in_parallel() &&
+                     omp_get_max_threads() > 1;
+  auto one = [&](int64_t b) {
     gemm_one(M, N, K, alpha, A + b * bs_a, rs_a, cs_a, B + b * bs_b, rs_b, cs_b, beta, C + b * bs_c,
              ldc, ep);
+  };
+  if (outer) {
+#pragma omp parallel for schedule(static)
+    for (int64_t b = 0; b < batch; ++b) one(b);
+  } else {
+    for (int64_t b = 0; b < batch; ++b) one(b);
+  }
 }
 
 }  // namespace
@@ -239,22 +291,30 @@ void dgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, double alpha,
 
 double peak_gflops(int threads, double seconds) {
   const Kernels& k = kernels();
-  double flops = 0.0, elapsed = 0.0;
-  // Each thread repeats a fixed chunk until `seconds` have passed; the rate is the total work over
-  // the slowest thread's time (a warm-up chunk first lets the clock reach its sustained speed).
-#pragma omp parallel num_threads(threads) reduction(+ : flops) reduction(max : elapsed)
+  double rate = 0.0;
+  // Each thread repeats a fixed chunk until it has run for `seconds` of its own CPU time (a
+  // warm-up chunk first lets the clock reach its sustained speed). CPU time, not wall time: on a
+  // shared machine the time slices other processes take would otherwise count as slowness. The
+  // result is the sum of the threads' rates (for threads <= cores, the machine's FMA peak).
+#pragma omp parallel num_threads(threads) reduction(+ : rate)
   {
+    auto cpu_now = [] {
+      timespec ts;
+      clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
+      return double(ts.tv_sec) + 1e-9 * double(ts.tv_nsec);
+    };
     constexpr int64_t kChunk = 1 << 16;
     k.fma_loop_f32(kChunk);
-    const double t0 = omp_get_wtime();
+    double flops = 0.0;
+    const double t0 = cpu_now();
     double t = t0;
     do {
       flops += k.fma_loop_f32(kChunk);
-      t = omp_get_wtime();
+      t = cpu_now();
     } while (t - t0 < seconds);
-    elapsed = t - t0;
+    rate = flops / (t - t0);
   }
-  return flops / std::max(elapsed, 1e-9) / 1e9;
+  return rate / 1e9;
 }
 
 }  // namespace gemm

@@ -46,7 +46,8 @@ void dgemm_batched(int64_t batch, int64_t M, int64_t N, int64_t K, double alpha,
                    const Epilogue<double>& ep = {});
 
 // Measured FP32 FMA throughput in GFLOP/s on `threads` threads at the current ISA level
-// (register-resident FMAs, no memory traffic), each thread running for about `seconds`.
+// (register-resident FMAs, no memory traffic), each thread running for about `seconds` of its own
+// CPU time; the sum of the threads' rates.
 double peak_gflops(int threads, double seconds);
 
 }  // namespace gemm

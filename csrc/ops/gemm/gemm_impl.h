@@ -224,9 +224,9 @@ void pack_sliver(T* dst, int P, const T* src, int64_t rs, int64_t cs, int R, int
 // The packing routine of gemm_kernels.h (PackFn): R rows into ceil(R / P) slivers.
 template <class T>
 void pack(T* dst, int P, const T* src, int64_t rs, int64_t cs, int64_t R, int64_t kc) {
-  const int64_t full = R / P;  // slivers without padding
 #if defined(__AVX2__)
   if (std::is_same<T, float>::value && rs == 1 && cs != 1 && P % 8 == 0) {
+    const int64_t full = R / P;  // slivers without padding
     // Panel rows contiguous (B in row-major order): walk along each source row across all full
     // slivers, so the reads stream through memory instead of striding down the columns.
     const float* fsrc = reinterpret_cast<const float*>(src);

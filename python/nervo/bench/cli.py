@@ -33,8 +33,8 @@ def _fraction(text: str) -> float:
 def _command_line(args) -> str:
     """The command as run, rebuilt from the parsed options (recorded in JSON and Markdown)."""
     parts = ["nervo", "bench"]
-    for opt in ("suite", "filter", "threads", "impl", "repeats", "min_time", "json", "plot", "markdown",
-                "compare", "threshold", "compare_by"):
+    for opt in ("suite", "filter", "threads", "impl", "repeats", "min_time", "max_time", "json", "plot",
+                "markdown", "compare", "threshold", "compare_by"):
         value = getattr(args, opt)
         if value is None or (opt in ("threshold", "compare_by") and not args.compare):
             continue
@@ -54,9 +54,14 @@ def _cmd_bench(args) -> int:
         for family, case in select(args.suite, args.filter, quick=args.quick):
             print(f"{family:<8} {case.group:<40} {', '.join(case.impls)}")
         return 0
+    if args.from_json:
+        from nervo.bench.runner import render
+        report = render(args.from_json, markdown=args.markdown, plot=args.plot)
+        return 1 if report.wrong else 0
     impls = [s.strip() for s in args.impl.split(",") if s.strip()] if args.impl else None
     report = run(suite=args.suite, filter=args.filter, threads=args.threads, quick=args.quick,
-                 impls=impls, repeats=args.repeats, min_time=args.min_time, json=args.json,
+                 impls=impls, repeats=args.repeats, min_time=args.min_time, max_time=args.max_time,
+                 json=args.json,
                  plot=args.plot, markdown=args.markdown, compare=args.compare,
                  threshold=args.threshold, compare_by=args.compare_by, progress=not args.no_progress,
                  command=_command_line(args))
@@ -86,6 +91,9 @@ def register(subparsers) -> None:
                    help="tiny shapes and short timings: a smoke run of a few seconds (CI)")
     p.add_argument("--repeats", type=_positive_int, metavar="N", help="timed runs per implementation (default 7)")
     p.add_argument("--min-time", type=float, metavar="S", help="seconds per timed run (default 0.05)")
+    p.add_argument("--max-time", type=float, metavar="S",
+                   help="seconds of timed runs per implementation before fewer runs are made (default 10; "
+                        "at least 3 runs are always made)")
     p.add_argument("--json", metavar="FILE", help="write every result as JSON (input of --compare)")
     p.add_argument("--plot", metavar="FILE", help="write a PNG bar chart of the ratios (needs nervo[plot])")
     p.add_argument("--markdown", metavar="FILE",
@@ -97,6 +105,8 @@ def register(subparsers) -> None:
     p.add_argument("--compare-by", choices=("time", "ratio"), default="time",
                    help="with --compare: 'time' (median times) or 'ratio' (nervo's time over torch's or "
                         "numpy's in the same run: robust to a machine that is uniformly slower today)")
+    p.add_argument("--from-json", metavar="FILE",
+                   help="run nothing: print (and with --markdown/--plot write) the report of an earlier --json run")
     p.add_argument("--list", action="store_true", help="list the selected cases and exit")
     p.add_argument("--no-progress", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_cmd_bench)

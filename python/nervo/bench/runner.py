@@ -57,7 +57,8 @@ class Settings:
 
     @classmethod
     def quick(cls) -> "Settings":
-        return cls(repeats=3, warmup=0.002, min_time=0.002, max_time=0.5)
+        # The checked first call is the only warm-up: a smoke run, not a measurement.
+        return cls(repeats=3, warmup=0.0, min_time=0.002, max_time=0.5)
 
 
 @dataclass
@@ -413,13 +414,25 @@ class _Timer:
 
     def warm_up(self, first_call_s: float) -> None:
         s = self.settings
+        budget = s.max_time / max(1, s.repeats)
         per_call = max(first_call_s, 1e-9)
         spent = 0.0
+        if first_call_s > budget and s.warmup > 0:
+            # The checked first call took a whole run's budget (a slow case, or a JIT compile):
+            # one more call tells which. If it is slow again, the checked call was the warm-up
+            # and this call is the first timed run (a training step of seconds is not repeated
+            # once more just to warm up).
+            per_call = _call_runs(self.fn, 1)
+            if per_call > budget:
+                self.number = 1
+                self.times.append(per_call)
+                self.max_runs = max(3, min(s.repeats, int(s.max_time / per_call)))
+                return
+            spent = per_call
         while spent < s.warmup:
             per_call = _call_runs(self.fn, 1)
             spent += per_call
         self.number = max(1, math.ceil(s.min_time / max(per_call, 1e-9)))
-        budget = s.max_time / max(1, s.repeats)
         if per_call * self.number > budget:   # long calls: one call per run, fewer runs
             self.number = 1
         self.max_runs = max(3, min(s.repeats, int(s.max_time / max(per_call * self.number, 1e-9))))
@@ -654,7 +667,8 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
             peers["torch"] = _torch_config()
         machine["load_end"] = _loadavg()
     report = Report(date=_dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC"),
-                    command=command or _default_command(), settings=dict(asdict(settings), quick=quick,
+                    command=command or _api_command(suite=suite, filter=filter, threads=threads, quick=quick,
+                                                     impls=list(impls) if impls else None), settings=dict(asdict(settings), quick=quick,
                     suite=suite, filter=filter, threads=threads, impls=list(impls) if impls else None),
                     machine=machine, peers=peers, skipped_peers=missing, results=results,
                     elapsed_s=time.perf_counter() - t_start)
@@ -675,11 +689,35 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
     return report
 
 
-def _default_command() -> str:
-    argv = sys.argv
-    if argv and os.path.basename(argv[0]) in ("nervo", "nervo.exe", "cli.py", "__main__.py"):
-        return "nervo " + " ".join(argv[1:])
-    return "nervo.bench.run(...)"
+def report_from_dict(data: dict) -> Report:
+    """A :class:`Report` rebuilt from a ``--json`` file's content (to re-render it)."""
+    fields = set(Result.__dataclass_fields__)
+    results = [Result(**{k: v for k, v in r.items() if k in fields}) for r in data.get("results", [])]
+    return Report(date=data.get("date", "?"), command=data.get("command", "?"),
+                  settings=data.get("settings", {}), machine=data.get("machine", {}),
+                  peers=data.get("peers", {}), skipped_peers=data.get("skipped_peers", {}),
+                  results=results, elapsed_s=data.get("elapsed_s", 0.0), comparison=data.get("comparison"))
+
+
+def render(path: str, markdown: str | None = None, plot: str | None = None, out=None) -> Report:
+    """Print (and optionally write as Markdown / PNG) the report saved by an earlier ``--json``,
+    without running anything: ``nervo bench --from-json run.json --markdown BENCHMARKS.md``."""
+    if plot:
+        require_matplotlib()
+    report = report_from_dict(load_json(path))
+    from nervo.bench.report import print_report, write_markdown, write_plot
+    print_report(report, out or sys.stdout)
+    if markdown:
+        write_markdown(report, markdown)
+    if plot:
+        write_plot(report, plot)
+    return report
+
+
+def _api_command(**kwargs) -> str:
+    """How this run was asked for, as a Python call (the CLI passes its own command line)."""
+    given = ", ".join(f"{k}={v!r}" for k, v in kwargs.items() if v not in (None, False))
+    return f"nervo.bench.run({given})"
 
 
 def require_matplotlib():

@@ -18,7 +18,7 @@ def __getattr__(name):
         from nervo.explain import attribution
         return getattr(attribution, name)
     if name == "plot":
-        from nervo.explain.plot import plot
+        from nervo.explain._plot import plot
         return plot
     if name == "METHODS":
         from nervo.explain import attribution

@@ -81,11 +81,6 @@ def _check_out(out, shape, dtype, call: str) -> np.ndarray:
     return out
 
 
-def _unalias(x: np.ndarray, out: np.ndarray) -> np.ndarray:
-    # out is written while a and b are still read: an input sharing memory with out is copied.
-    return x.copy() if np.may_share_memory(x, out) else x
-
-
 def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, bias=None,
          activation=None) -> np.ndarray:
     """out = act(alpha * op(a) @ op(b) + beta * out + bias), in one pass over the output.
@@ -119,11 +114,23 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, b
                [1.5, 1.5, 1.5, 1.5]], dtype=float32)
     """
     call = "nervo.ops.gemm"
-    a = _matrix(a, call, "a", (2,))
-    b = _matrix(b, call, "b", (2,), a.dtype)
-    alpha = real(alpha, call, "alpha")
-    beta = real(beta, call, "beta")
-    act = _activation_id(activation, call)
+    # Fast path for the common case (a few attribute reads); anything unusual takes the full
+    # checks, which raise the precise errors.
+    if (type(a) is np.ndarray and type(b) is np.ndarray and a.ndim == 2 and b.ndim == 2
+            and ((dt := a.dtype) is F32 or dt is F64) and b.dtype is dt
+            and a.flags.aligned and b.flags.aligned):
+        pass
+    else:
+        a = _matrix(a, call, "a", (2,))
+        b = _matrix(b, call, "b", (2,), a.dtype)
+        dt = a.dtype
+    if type(alpha) is not float:
+        alpha = real(alpha, call, "alpha")
+    if type(beta) is not float:
+        beta = real(beta, call, "beta")
+    act = ACTIVATIONS.get(activation, -1) if (activation is None or type(activation) is str) else -1
+    if act < 0:
+        _activation_id(activation, call)
     m, ka = (a.shape[1], a.shape[0]) if trans_a else a.shape
     kb, n = (b.shape[1], b.shape[0]) if trans_b else b.shape
     if ka != kb:
@@ -131,20 +138,23 @@ def gemm(a, b, out=None, *, trans_a=False, trans_b=False, alpha=1.0, beta=0.0, b
                          f"(a.shape={fmt_shape(a.shape)}, trans_a={bool(trans_a)}, "
                          f"b.shape={fmt_shape(b.shape)}, trans_b={bool(trans_b)})")
     if bias is not None:
-        bias = _matrix(bias, call, "bias", (1,), a.dtype)
+        if not (type(bias) is np.ndarray and bias.dtype is dt and bias.ndim == 1
+                and bias.flags.c_contiguous):
+            bias = _matrix(bias, call, "bias", (1,), dt)
+            if not bias.flags.c_contiguous:
+                bias = np.ascontiguousarray(bias)
         if bias.shape[0] != n:
             raise ValueError(f"{call}: bias has shape {fmt_shape(bias.shape)}, expected ({n},)")
-        if not bias.flags.c_contiguous:
-            bias = np.ascontiguousarray(bias)
     if out is None:
         if beta != 0.0:
             raise ValueError(f"{call}: beta={beta} scales out, but no out was given")
-        out = np.empty((m, n), a.dtype)
+        out = np.empty((m, n), dt)
     else:
-        out = _check_out(out, (m, n), a.dtype, call)
-        a, b = _unalias(a, out), _unalias(b, out)
-        if bias is not None:
-            bias = _unalias(bias, out)
+        f = out.flags if type(out) is np.ndarray else None
+        if not (f is not None and f.c_contiguous and f.writeable and out.dtype is dt
+                and out.shape == (m, n)):
+            out = _check_out(out, (m, n), dt, call)
+        # An input overlapping out is copied by the kernel before out is written.
     K["gemm"](a, b, out, bool(trans_a), bool(trans_b), alpha, beta, bias, act)
     return out
 
@@ -172,8 +182,11 @@ def matmul(a, b, out=None) -> np.ndarray:
                [4., 4.]], dtype=float32)
     """
     call = "nervo.ops.matmul"
-    a = _matrix(a, call, "a", (1, 2, 3))
-    b = _matrix(b, call, "b", (1, 2, 3), a.dtype)
+    if not (type(a) is np.ndarray and type(b) is np.ndarray and 1 <= a.ndim <= 3
+            and 1 <= b.ndim <= 3 and ((dt := a.dtype) is F32 or dt is F64) and b.dtype is dt
+            and a.flags.aligned and b.flags.aligned):
+        a = _matrix(a, call, "a", (1, 2, 3))
+        b = _matrix(b, call, "b", (1, 2, 3), a.dtype)
     if a.shape[-1] != b.shape[-2 if b.ndim > 1 else 0]:
         raise ValueError(f"{call}: inner dimensions differ: a.shape={fmt_shape(a.shape)}, "
                          f"b.shape={fmt_shape(b.shape)}")
@@ -201,12 +214,13 @@ def matmul(a, b, out=None) -> np.ndarray:
                 raise ValueError(f"{call}: out must be a {a.dtype} array of shape {fmt_shape(shape)}")
             if not out.flags.writeable:
                 raise ValueError(f"{call}: out is read-only")
-        a2, b2 = _unalias(a2, out), _unalias(b2, out)
     if out.size == 0:
         return out
-    out_full = out.reshape(full) if out.ndim != len(full) else out
-    if not np.shares_memory(out_full, out) and out.size:
-        raise ValueError(f"{call}: out cannot be viewed as {fmt_shape(full)} without a copy")
+    out_full = out
+    if out.ndim != len(full):
+        out_full = out.reshape(full)
+        if not np.shares_memory(out_full, out):
+            raise ValueError(f"{call}: out cannot be viewed as {fmt_shape(full)} without a copy")
     # Batched (B, M, K) @ (K, N) with a row-major a: one GEMM of B*M rows is faster than B small ones.
     if a2.ndim == 3 and b2.ndim == 2 and a2.flags.c_contiguous and out_full.flags.c_contiguous:
         K["gemm"](a2.reshape(-1, a2.shape[-1]), b2, out_full.reshape(-1, n), False, False, 1.0, 0.0,
@@ -218,7 +232,8 @@ def matmul(a, b, out=None) -> np.ndarray:
 
 def peak_gflops(threads: int = 1, seconds: float = 0.2) -> float:
     """Measured FP32 FMA throughput in GFLOP/s on ``threads`` threads (register-resident FMAs at
-    the best ISA level the native kernels run at); the yardstick for GEMM efficiency.
+    the ISA level the native kernels run at); the yardstick for GEMM efficiency. Each thread is
+    timed by its own CPU time, so other processes sharing the machine do not lower the figure.
 
     Raises:
         ImportError: the native extension is not available (the numba backend has no equivalent).

@@ -19,6 +19,7 @@ adversary who can observe the generator.
 from __future__ import annotations
 
 import math
+from contextlib import contextmanager
 
 import numpy as np
 
@@ -27,6 +28,33 @@ from nervo.autograd import is_grad_enabled
 from nervo.privacy.accountant import RDPAccountant, get_noise_multiplier
 from nervo.privacy.grad_sample import SUPPORTED, rule_for
 from nervo.tensor import Tensor
+
+
+_BLAS = {}
+
+
+@contextmanager
+def blas_threads():
+    """Hold NumPy's BLAS to ``nervo.get_num_threads()`` threads while per-sample gradients are
+    computed (they use numpy.matmul), so that one setting drives every thread pool, as for the
+    kernels. Without threadpoolctl installed this does nothing.
+
+    NOTE: an unconstrained OpenBLAS pool next to nervo's OpenMP pool oversubscribes the cores;
+    on a busy 2-core machine that made a DP step 1.5x slower (spin-waiting threads).
+    """
+    import nervo
+    if "ctl" not in _BLAS:
+        try:
+            from threadpoolctl import ThreadpoolController
+            _BLAS["ctl"] = ThreadpoolController()
+        except Exception:  # not installed, or no BLAS found: leave numpy as it is
+            _BLAS["ctl"] = None
+    ctl = _BLAS["ctl"]
+    if ctl is None:
+        yield
+        return
+    with ctl.limit(limits=nervo.get_num_threads(), user_api="blas"):
+        yield
 
 
 def _batchnorm_types():
@@ -277,6 +305,10 @@ class DPOptimizer:
     def privatize(self) -> None:
         """Replace every parameter's ``.grad`` by its clipped, noised, averaged private
         gradient (what :meth:`step` does before calling the wrapped optimizer)."""
+        with blas_threads():
+            self._privatize()
+
+    def _privatize(self) -> None:
         n = self.hooks.batch_size()
         scale = float(n) if (self.loss_reduction == "mean" and n) else 1.0
         per = self.hooks.per_sample(scale)

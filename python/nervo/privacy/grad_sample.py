@@ -108,8 +108,11 @@ class Outer(PerSample):
             f = self._full.reshape(self._full.shape[0], -1)
             return (c.astype(f.dtype) @ f).reshape(self.shape)
         N, T, I = self.X.shape
-        Gc = (self.G * c.astype(self.G.dtype)[:, None, None]).reshape(N * T, -1)
-        return (Gc.T @ self.X.reshape(N * T, I)).reshape(self.shape)
+        Gc = self.G * c.astype(self.G.dtype)[:, None, None]
+        if self.X.flags.c_contiguous:
+            return (Gc.reshape(N * T, -1).T @ self.X.reshape(N * T, I)).reshape(self.shape)
+        # X is a transposed view (convolution columns): sum the per-sample products instead.
+        return np.matmul(Gc.transpose(0, 2, 1), self.X).sum(axis=0).reshape(self.shape)
 
 
 class Blocks(PerSample):
@@ -185,7 +188,12 @@ def _conv_padding(module, xd, n):
 
 def unfold(module, xd: np.ndarray) -> np.ndarray:
     """im2col of a Conv1d/Conv2d input: (N, C, *spatial) -> (N, L, C * prod(kernel)), the
-    columns ordered like ``weight.reshape(K, -1)``."""
+    columns ordered like ``weight.reshape(K, -1)``.
+
+    Returned as a transposed view of a contiguous (N, C * prod(kernel), L) array, filled by one
+    strided slice copy per kernel offset (prod(kernel) copies of (N, C, L) each, with unit-stride
+    inner loops), which is several times faster than gathering windows sample by sample.
+    """
     n = xd.ndim - 2
     k = tuple(module.kernel_size)
     st = _pair(module.stride, n)
@@ -195,18 +203,15 @@ def unfold(module, xd: np.ndarray) -> np.ndarray:
                          f"{module.padding_mode!r} has no per-sample rule (only 'zeros')")
     pads = _conv_padding(module, xd, n)
     xp = np.pad(xd, [(0, 0), (0, 0)] + pads) if any(a or b for a, b in pads) else xd
-    win = [dl[i] * (k[i] - 1) + 1 for i in range(n)]
-    v = np.lib.stride_tricks.sliding_window_view(xp, win, axis=tuple(range(2, 2 + n)))
-    # v: (N, C, *out_full, *win) -> take strides and dilations.
-    sl = (slice(None), slice(None)) + tuple(slice(None, None, s) for s in st) \
-        + tuple(slice(None, None, d) for d in dl)
-    v = v[sl]
     N, C = xd.shape[:2]
-    out_sp = v.shape[2:2 + n]
-    # (N, *out, C, *k) -> (N, L, C * prod(k)): one copy.
-    perm = (0,) + tuple(range(2, 2 + n)) + (1,) + tuple(range(2 + n, 2 + 2 * n))
-    L = int(np.prod(out_sp)) if out_sp else 1
-    return np.ascontiguousarray(v.transpose(perm)).reshape(N, L, C * int(np.prod(k)))
+    out_sp = tuple((xp.shape[2 + i] - dl[i] * (k[i] - 1) - 1) // st[i] + 1 for i in range(n))
+    cols = np.empty((N, C) + k + out_sp, xd.dtype)
+    for offs in np.ndindex(*k):
+        src = tuple(slice(o * d, o * d + (m - 1) * s + 1, s)
+                    for o, d, m, s in zip(offs, dl, out_sp, st))
+        cols[(slice(None), slice(None)) + offs] = xp[(slice(None), slice(None)) + src]
+    L = int(np.prod(out_sp))
+    return cols.reshape(N, C * int(np.prod(k)), L).transpose(0, 2, 1)
 
 
 # -- per-layer rules: (module, [(x, g), ...], scale) -> {param_name: PerSample} --------------
@@ -297,17 +302,24 @@ def _layer_norm(module, recs, scale):
 
 
 def _group_norm(module, recs, scale):
+    # gw_n[c] = sum_l g * xhat = rstd_ng * (sum_l g x - mu_ng * sum_l g) for c in group g: two
+    # per-channel reductions and per-group statistics, without forming xhat (N, C, L).
     Gn = module.num_groups
     ws, bs = [], []
     for x, g in recs:
         N, C = x.shape[:2]
-        xf = x.astype(np.float64).reshape(N, Gn, -1)
-        mu = xf.mean(axis=2, keepdims=True)
-        var = xf.var(axis=2, keepdims=True)
-        xhat = ((xf - mu) / np.sqrt(var + module.eps)).astype(x.dtype).reshape(N, C, -1)
-        gs = (g * g.dtype.type(scale)).reshape(N, C, -1)
-        ws.append(np.einsum("ncl,ncl->nc", gs, xhat))
-        bs.append(gs.sum(axis=2))
+        xr = x.reshape(N, Gn, -1)
+        L = xr.shape[2]
+        mu = xr.mean(axis=2, dtype=np.float64)
+        msq = np.einsum("ngl,ngl->ng", xr, xr, dtype=np.float64) / max(L, 1)
+        rstd = 1.0 / np.sqrt(np.maximum(msq - mu * mu, 0.0) + module.eps)
+        gs = g.reshape(N, C, -1)
+        sgx = np.einsum("ncl,ncl->nc", gs, x.reshape(N, C, -1), dtype=np.float64)
+        sg = gs.sum(axis=2, dtype=np.float64)
+        per = C // Gn
+        mu_c, rstd_c = np.repeat(mu, per, axis=1), np.repeat(rstd, per, axis=1)
+        ws.append((rstd_c * (sgx - mu_c * sg) * scale).astype(x.dtype))
+        bs.append((sg * scale).astype(x.dtype))
     out = {}
     if getattr(module, "weight", None) is not None and module.weight.requires_grad:
         out["weight"] = Dense(sum(ws), (module.num_channels,))

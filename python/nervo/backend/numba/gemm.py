@@ -1,6 +1,6 @@
 """Numba GEMM kernel (mirrors csrc/ops/gemm): gemm(a, b, out, trans_a, trans_b, alpha, beta, bias,
-act). The product is NumPy's matmul (OpenBLAS); alpha/beta, bias and the activation are one numba
-pass over the output. Activation ids match csrc/ops/gemm/gemm.h; shapes as in csrc/bind/bind_gemm.cpp
+act). The product is NumPy's matmul (OpenBLAS) into a temporary, so a and b may overlap out;
+alpha/beta, bias and the activation are one numba pass over the output. Activation ids match csrc/ops/gemm/gemm.h; shapes as in csrc/bind/bind_gemm.cpp
 (2-D, or 3-D with a broadcastable batch)."""
 import math
 
@@ -54,6 +54,8 @@ def gemm(a, b, out, trans_a, trans_b, alpha, beta, bias, act):
     p3 = p.reshape((-1,) + p.shape[-2:]) if p.ndim == 3 else p[None]
     o3 = out if out.ndim == 3 else out[None]
     has_bias = bias is not None
+    if has_bias and np.may_share_memory(bias, out):  # the epilogue writes out while reading bias
+        bias = bias.copy()
     bias_arr = bias if has_bias else np.zeros(1, out.dtype)
     _epilogue(p3, o3, out.dtype.type(alpha), out.dtype.type(beta), bias_arr, has_bias, int(act))
 
