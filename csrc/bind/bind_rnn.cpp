@@ -3,6 +3,7 @@
 #include <string>
 
 #include "bind/common.h"
+#include "bind/optional.h"
 #include "ops/rnn/rnn.h"
 
 namespace nervo {
@@ -22,24 +23,6 @@ void require_ndim(const py::array& a, int nd, const char* call, const char* arg)
   if (a.ndim() != nd)
     throw std::invalid_argument(std::string(call) + ": " + arg + " must have " + std::to_string(nd) +
                                 " dimensions, got shape " + shape_str(a));
-}
-
-// A checked optional input: nullptr for None.
-template <class T>
-const T* opt_in(const py::object& o, DType dt, py::ssize_t n, const char* call, const char* arg) {
-  if (o.is_none()) return nullptr;
-  py::array a = py::reinterpret_borrow<py::array>(o);
-  require_dtype(a, dt, call, arg);
-  require_size(a, n, call, arg);
-  return in_ptr<T>(a, call, arg);
-}
-template <class T>
-T* opt_out(const py::object& o, DType dt, py::ssize_t n, const char* call, const char* arg) {
-  if (o.is_none()) return nullptr;
-  py::array a = py::reinterpret_borrow<py::array>(o);
-  require_dtype(a, dt, call, arg);
-  require_size(a, n, call, arg);
-  return out_ptr<T>(a, call, arg);
 }
 
 const int64_t* lengths_ptr(const py::object& o, py::ssize_t B, const char* call) {
