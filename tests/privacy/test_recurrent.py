@@ -242,3 +242,12 @@ def test_dp_training_of_an_lstm_sequence_classifier():
     assert acc > 0.75
     assert 0 < opt.get_epsilon(1e-5) < np.inf
     opt.hooks.remove()
+
+
+def test_projected_lstm_is_refused():
+    from nervo.data import DataLoader
+    model = nn.LSTM(I, H, proj_size=2)
+    X, y = np.zeros((8, T, I), np.float32), np.zeros(8, np.int64)
+    with pytest.raises(ValueError, match="proj_size=2"):
+        make_private(model, optim.SGD(model.parameters(), lr=0.1), DataLoader((X, y), batch_size=4),
+                     noise_multiplier=1.0, max_grad_norm=1.0)

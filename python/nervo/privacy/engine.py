@@ -123,6 +123,10 @@ def check_model(model, call: str = "nervo.privacy.make_private") -> list:
         own = [p for p in m.parameters(recurse=False) if p.requires_grad]
         if not own:
             continue
+        if isinstance(m, RECURRENT) and getattr(m, "proj_size", 0):
+            raise ValueError(f"{call}: '{label}' is an LSTM with proj_size={m.proj_size}; it runs "
+                             "step by step on generic ops, and nervo.privacy has no per-sample "
+                             "rule for it. Use proj_size=0 (optionally followed by a Linear)")
         rule = rule_for(m)
         if rule is None:
             bad.append(f"'{label}' ({type(m).__name__})")
