@@ -16,8 +16,13 @@ Differences from torch, by design:
 
 * Grad mode is process-wide, not thread-local: it is read on every op, and a global is the
   cheapest thing to read. Data-loading threads do not record graphs, so this is safe in practice.
-* Backward closures work on NumPy arrays, so ``create_graph=True`` (higher-order gradients) is
-  not supported and raises ``NotImplementedError``.
+* Backward closures work on NumPy arrays (the fast path). ``create_graph=True`` (higher-order
+  gradients) runs a second engine, :func:`_run_graph`, that calls each node's *differentiable*
+  backward instead: a function registered per node name (:func:`twice`) that builds the gradient
+  from recorded Tensor ops, so the result has a graph of its own. Nodes without one raise a
+  RuntimeError naming the op (never a silently constant gradient). The differentiable backwards
+  read the forward's hyperparameters from the NumPy closure's captured variables
+  (:func:`saved`), so recording an op costs nothing extra for create_graph.
 * In-place ops on tensors are not recorded; on a tensor that requires grad they raise while grad
   mode is on (as torch does for leaves).
 """
@@ -131,7 +136,9 @@ class Node:
     ``name`` is the op's name (``"MulBackward"``), used in error messages and ``repr``.
     """
 
-    __slots__ = ("backward", "inputs", "name", "seq")
+    # NOTE: ``ctx`` is left unset unless an op stores extra values its differentiable backward
+    # needs (read with getattr(node, "ctx", None)); setting it on every node would cost every op.
+    __slots__ = ("backward", "inputs", "name", "seq", "ctx")
 
     def __init__(self, backward, inputs, name):
         self.backward = backward
@@ -304,17 +311,195 @@ def _root_grads(tensors, grad_tensors, call):
     return out
 
 
+# --------------------------------------------------------------------------- create_graph
+# Differentiable backwards: node name -> fn(node, out, g) returning one Tensor (or None) per entry
+# of node.inputs, built from recorded Tensor ops. ``out`` is the node's output Tensor, ``g`` the
+# gradient of it (a Tensor that may itself have a graph).
+_TWICE = {}
+
+
+def twice(*names):
+    """Decorator: register ``fn(node, out, g)`` as the differentiable backward of ``names``."""
+    def deco(fn):
+        for n in names:
+            _TWICE[n] = fn
+        return fn
+    return deco
+
+
+def saved(fn) -> dict:
+    """The variables a backward closure captured, by name (the forward's saved values and
+    hyperparameters). NOTE: this is how differentiable backwards read them without the forward
+    storing anything twice; a test runs every op through create_graph, so a renamed variable
+    fails loudly."""
+    cells = fn.__closure__
+    if not cells:
+        return {}
+    return dict(zip(fn.__code__.co_freevars, (c.cell_contents for c in cells)))
+
+
+def _not_twice(node):
+    return RuntimeError(
+        f"{node.name} is not twice differentiable in nervo: backward(create_graph=True) / "
+        f"nervo.grad(create_graph=True) cannot build a gradient graph through it. Compute this "
+        "part without create_graph, or express the op with differentiable Tensor ops")
+
+
+def _run_graph(roots, root_grads, retain_graph, targets=None):
+    """The create_graph engine: like :func:`_run` but gradients are Tensors computed by recorded
+    ops (grad mode on), so they can be differentiated again. Same order, same sums."""
+    Tensor = _Tensor
+    prev_mode = mode.enabled
+    mode.enabled = True
+    try:
+        grads, leaves, heap = {}, {}, []
+        push, pop = heapq.heappush, heapq.heappop
+
+        def add_leaf(p, g):
+            k = id(p)
+            prev = leaves.get(k)
+            leaves[k] = (p, g if prev is None else prev[1] + g)
+
+        for r, g in zip(roots, root_grads):
+            if r.grad_fn is None:
+                add_leaf(r, g)
+            elif id(r) in grads:
+                grads[id(r)] = grads[id(r)] + g
+            else:
+                grads[id(r)] = g
+                push(heap, (-r.grad_fn.seq, r))
+        target_ids = found = None
+        if targets is not None:
+            target_ids = {id(t): i for i, t in enumerate(targets)}
+            found = [None] * len(targets)
+        while heap:
+            t = pop(heap)[1]
+            g = grads.pop(id(t))
+            if t._hooks:
+                g = _apply_hooks_graph(t, g)
+            if target_ids is not None:
+                i = target_ids.get(id(t))
+                if i is not None:
+                    found[i] = g
+            elif t._retain:
+                _accumulate_graph(t, g)
+            node = t.grad_fn
+            if node.backward is None:
+                raise RuntimeError(
+                    f"Trying to backward through the graph a second time (at {node.name}, whose "
+                    "saved arrays were freed by an earlier backward()); pass retain_graph=True "
+                    "the first time")
+            _check_inplace(node, t)
+            fn = _TWICE.get(node.name)
+            if fn is None:
+                raise _not_twice(node)
+            gs = fn(node, t, g)
+            if not retain_graph:
+                node.backward = None
+            for p, gp in zip(node.inputs, gs):
+                if gp is None or p is None or not p.requires_grad:
+                    continue
+                if not isinstance(gp, Tensor):
+                    gp = Tensor._wrap(np.asarray(gp))
+                if gp._data.shape != p._data.shape:
+                    raise RuntimeError(f"{node.name} (create_graph): gradient of shape "
+                                       f"{tuple(gp._data.shape)} for an input of shape "
+                                       f"{tuple(p._data.shape)}")
+                p = _route(node, p)
+                pf = p.grad_fn
+                if pf is None:
+                    add_leaf(p, gp)
+                else:
+                    k = id(p)
+                    prev = grads.get(k)
+                    if prev is None:
+                        grads[k] = gp
+                        push(heap, (-pf.seq, p))
+                    else:
+                        grads[k] = prev + gp
+        for k, (p, g) in leaves.items():
+            if p._hooks:
+                g = _apply_hooks_graph(p, g)
+            if target_ids is not None:
+                i = target_ids.get(k)
+                if i is not None:
+                    found[i] = g
+            else:
+                _accumulate_graph(p, g)
+        return found
+    finally:
+        mode.enabled = prev_mode
+
+
+def _check_inplace(node, out):
+    """Placeholder for the in-place version check (see the in-place section)."""
+
+
+def _route(node, p):
+    return p
+
+
+def _apply_hooks_graph(t, g):
+    Tensor = _Tensor
+    for hook in t._hooks.values():
+        r = hook(g)
+        if r is not None:
+            r = r if isinstance(r, Tensor) else Tensor._wrap(np.asarray(r))
+            _check_grad_shape(t, r._data, "a tensor hook")
+            g = r
+    return g
+
+
+def _accumulate_graph(t, g):
+    """``.grad`` becomes (or, out of place, adds) ``g`` with its graph (torch's create_graph
+    rule). A read-only or broadcast gradient is copied (by a recorded clone) so that ``.grad``
+    can later be updated in place."""
+    a = g._data
+    if a.dtype != t._data.dtype:
+        g = g.to(t._data.dtype)
+    elif not (a.flags.writeable and a.flags.c_contiguous) or (a.base is not None):
+        g = g.clone()
+    t.grad = g if t.grad is None else t.grad + g
+
+
+def _graph_root_grads(tensors, grad_tensors, call):
+    """Root gradients as Tensors (a given Tensor is kept as is: it may have a graph)."""
+    Tensor = _Tensor
+    arrays = _root_grads(tensors, grad_tensors, call)
+    out = []
+    for i, a in enumerate(arrays):
+        g = grad_tensors[i] if grad_tensors is not None else None
+        out.append(g if isinstance(g, Tensor) else Tensor._wrap(a))
+    return out
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, inputs=None):
-    """Accumulate d(sum of tensors * grad_tensors)/d(leaf) into every leaf's ``.grad``."""
+    """Accumulate d(sum of tensors * grad_tensors)/d(leaf) into every leaf's ``.grad``.
+
+    With ``create_graph=True`` the gradients are built from recorded ops (``.grad`` then has a
+    ``grad_fn`` and can be differentiated again); ``retain_graph`` defaults to ``create_graph``.
+    """
     from nervo.tensor import Tensor
-    if create_graph:
-        raise NotImplementedError("nervo.autograd.backward: create_graph=True (higher-order "
-                                  "gradients) is not supported")
+    if retain_graph is None:
+        retain_graph = create_graph
     if isinstance(tensors, Tensor):
         tensors = [tensors]
     if isinstance(grad_tensors, (Tensor, np.ndarray)):
         grad_tensors = [grad_tensors]
     tensors = list(tensors)
+    if grad_tensors is not None:
+        grad_tensors = list(grad_tensors)
+    if create_graph:
+        roots = _graph_root_grads(tensors, grad_tensors, "backward")
+        if inputs is not None:
+            inputs = [inputs] if isinstance(inputs, Tensor) else list(inputs)
+            found = _run_graph(tensors, roots, retain_graph, inputs)
+            for t, g in zip(inputs, found):
+                if g is not None:
+                    _accumulate_graph(t, g)
+            return
+        _run_graph(tensors, roots, retain_graph)
+        return
     roots = _root_grads(tensors, grad_tensors, "backward")
     if inputs is not None:
         if isinstance(inputs, Tensor):
@@ -331,16 +516,17 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph=False, 
 def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=False,
          allow_unused=None, materialize_grads=False):
     """Gradients of ``outputs`` w.r.t. ``inputs``, returned as a tuple of Tensors; no ``.grad``
-    is touched (torch.autograd.grad).
+    is touched (torch.autograd.grad). With ``create_graph=True`` the returned gradients have a
+    graph (higher-order gradients: Hessian-vector products, gradient penalties);
+    ``retain_graph`` then defaults to True.
 
     Raises:
         RuntimeError: an input was not used to compute outputs (unless ``allow_unused=True``, in
             which case its entry is None, or zeros with ``materialize_grads=True``).
     """
     from nervo.tensor import Tensor
-    if create_graph:
-        raise NotImplementedError("nervo.grad: create_graph=True (higher-order gradients) is not "
-                                  "supported")
+    if retain_graph is None:
+        retain_graph = create_graph
     if isinstance(outputs, Tensor):
         outputs = [outputs]
     if isinstance(inputs, Tensor):
@@ -351,8 +537,14 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
     for i, t in enumerate(inputs):
         if not isinstance(t, Tensor) or not t.requires_grad:
             raise RuntimeError(f"nervo.grad: input {i} does not require grad")
-    roots = _root_grads(outputs, grad_outputs, "nervo.grad")
-    found = _run(outputs, roots, bool(retain_graph), inputs)
+    if grad_outputs is not None:
+        grad_outputs = list(grad_outputs)
+    if create_graph:
+        roots = _graph_root_grads(outputs, grad_outputs, "nervo.grad")
+        found = _run_graph(outputs, roots, bool(retain_graph), inputs)
+    else:
+        roots = _root_grads(outputs, grad_outputs, "nervo.grad")
+        found = _run(outputs, roots, bool(retain_graph), inputs)
     res = []
     for i, (t, g) in enumerate(zip(inputs, found)):
         if g is None:
@@ -363,6 +555,8 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph=Fal
                 raise RuntimeError(f"nervo.grad: input {i} was not used to compute the outputs "
                                    "(pass allow_unused=True to get None for it)")
             res.append(None)
+        elif create_graph:
+            res.append(g if g._data.dtype == t._data.dtype else g.to(t._data.dtype))
         else:
             res.append(Tensor._wrap(np.array(g, dtype=t._data.dtype, order="C")))
     return tuple(res)

@@ -218,6 +218,9 @@ class Tensor:
     def backward(self, gradient=None, retain_graph=None, create_graph=False, inputs=None):
         """Accumulate d(self)/d(leaf) (times ``gradient``) into every leaf's ``.grad``.
 
+        With ``create_graph=True`` the gradients are built from recorded ops, so ``.grad`` has a
+        graph and can be differentiated again (``retain_graph`` then defaults to True).
+
         Raises:
             RuntimeError: self does not require grad, is not a scalar and no gradient is given,
                 or the graph was already freed by an earlier backward().
