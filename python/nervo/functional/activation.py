@@ -64,10 +64,10 @@ hardswish = _act_x("hardswish", ops.hardswish, ops.hardswish_backward)
 
 
 def relu_(input):
-    """In-place relu on a tensor outside autograd (torch.relu_)."""
-    input._inplace_ok("relu_")
-    ops.relu(input._data, out=input._data)
-    return input
+    """In-place relu (torch.relu_), recorded by autograd like every in-place op."""
+    def direct():
+        ops.relu(input._data, out=input._data)
+    return input._inplace_op("relu_", (), relu, direct)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -281,7 +281,7 @@ def _leaky_relu_tw(node, out, g):
 @_twice("EluBackward")
 def _elu_tw(node, out, g):
     s = _saved(node.backward)
-    return (g * where(s["xd"] > 0, 1.0, out + s["alpha"]),)
+    return (g * where(s["xd"] > 0, 1.0, _B.exp(node.inputs[0]) * s["alpha"]),)
 
 
 @_twice("SoftplusBackward")
