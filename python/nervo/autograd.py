@@ -396,7 +396,7 @@ _NO_INPUT_VALUES = frozenset((
     "DropoutBackward", "EmbeddingBackward", "reluBackward", "sigmoidBackward", "tanhBackward",
     "SoftmaxBackward", "LogSoftmaxBackward", "ExpBackward", "Expm1Backward", "SqrtBackward",
     "RsqrtBackward", "ReciprocalBackward", "CopySlices", "IndexPutBackward",
-    "MaxPool2DBackward", "AvgPool2DBackward", "AdaptiveAvgPool2DBackward"))
+    "MaxPool2DBackward", "AvgPool2DBackward", "AdaptiveAvgPool2DBackward", "PoolGradBackward"))
 _NO_OUTPUT_VALUE = frozenset((
     "AddBackward", "SubBackward", "RsubBackward", "NegBackward", "MulBackward", "SumBackward",
     "MeanBackward", "VarBackward", "ReshapeBackward", "PermuteBackward", "TransposeBackward",
@@ -410,7 +410,8 @@ _NO_OUTPUT_VALUE = frozenset((
     "seluBackward", "siluBackward", "mishBackward", "hardswishBackward", "LayerNormBackward",
     "BatchNormBackward", "GroupNormBackward", "ConvTransposeBackward", "CopySlices",
     "IndexPutBackward", "MaxPool2DBackward", "AvgPool2DBackward", "AdaptiveAvgPool2DBackward",
-    "CrossEntropyBackward", "NllLossBackward", "MseLossBackward", "L1LossBackward",
+    "PoolGradBackward", "ConvWeightGradBackward", "GeluGradBackward", "CrossEntropyBackward",
+    "NllLossBackward", "MseLossBackward", "L1LossBackward",
     "HuberLossBackward", "SmoothL1LossBackward", "BinaryCrossEntropyWithLogitsBackward",
     "BinaryCrossEntropyBackward", "KlDivBackward"))
 # Ops whose output aliases their input's memory (numpy views).
