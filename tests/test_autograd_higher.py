@@ -329,3 +329,33 @@ def test_not_twice_differentiable_ops_raise():
     z = nervo.tensor([1.0, 0.0, 3.0], requires_grad=True)
     with pytest.raises(RuntimeError, match="zeros"):
         nervo.grad(z.prod(), z, create_graph=True)
+
+
+def test_plain_backward_does_not_write_into_a_graph_gradient():
+    x = nervo.tensor([1.0, 2.0], requires_grad=True)
+    (x ** 3).sum().backward(create_graph=True)
+    g1 = x.grad
+    snapshot = g1.detach().numpy().copy()
+    (x * 1).sum().backward()  # accumulates out of place, like torch
+    np.testing.assert_array_equal(g1.numpy(), snapshot)
+    np.testing.assert_allclose(x.grad.numpy(), snapshot + 1)
+
+
+def test_jvp_by_double_vjp_and_hooks_under_create_graph():
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(5)
+    a, v = rng.standard_normal(4), rng.standard_normal(4)
+
+    def run(mod, tensor):
+        x = tensor(a, requires_grad=True)
+        y = x.sin() * x
+        seen = []
+        y.register_hook(lambda g: seen.append(g.requires_grad) or g * 2)
+        u = tensor(np.ones(4), requires_grad=True)  # dummy cotangent
+        g, = mod.grad(y, x, u, create_graph=True)
+        jvp, = mod.grad(g, u, tensor(v))
+        return jvp.detach().numpy(), seen
+    got, seen = run(nervo, nervo.tensor)
+    want, seen_t = run(torch.autograd, torch.tensor)
+    np.testing.assert_allclose(got, want, rtol=1e-12)
+    assert seen == seen_t == [True]

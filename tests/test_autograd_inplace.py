@@ -229,3 +229,18 @@ def test_training_loop_unaffected_by_inplace_writes_between_steps():
             w.sub_(w.grad * 0.1)
             w.grad.zero_()
     assert np.isfinite(w.numpy()).all()
+
+
+def test_writes_through_data_are_untracked_like_torch():
+    for mod, tensor in ((nervo, nervo.tensor), (torch, torch.tensor)):
+        w = tensor([1.0, 2.0], requires_grad=True)
+        y = (w * w).sum()
+        w.data.mul_(2)  # the escape hatch: no version bump, backward reads the new values
+        y.backward()
+        np.testing.assert_allclose(np.asarray(w.grad.tolist()), [4.0, 8.0])
+        v = tensor([1.0, 2.0], requires_grad=True)
+        z = (v * v).sum()
+        with mod.no_grad():
+            v.detach().mul_(2)  # detach() shares the version: tracked
+        with pytest.raises(RuntimeError, match="modified by an inplace operation"):
+            z.backward()

@@ -287,6 +287,8 @@ def _accumulate(t, g, seen):
     cur = t.grad
     if cur is None:
         t.grad = _Tensor._wrap(_owned(g, t._data.dtype, seen))
+    elif cur.requires_grad:  # a .grad with a graph (from create_graph): never write into it
+        t.grad = _Tensor._wrap((cur._data + g).astype(t._data.dtype, copy=False))
     else:
         a = cur._data
         if a.flags.writeable and a.shape == g.shape:

@@ -135,8 +135,12 @@ class Tensor:
 
     @property
     def data(self):
-        """A Tensor sharing this one's array, outside autograd (torch's ``.data``)."""
-        return Tensor._wrap(self._data)
+        """A Tensor sharing this one's array, outside autograd (torch's ``.data``). As in torch,
+        in-place writes through it are not version-tracked (the escape hatch); writes through
+        ``detach()`` are."""
+        t = Tensor._wrap(self._data)
+        t._inplace = False  # untracked: see _inplace_op
+        return t
 
     @data.setter
     def data(self, value):
@@ -290,7 +294,8 @@ class Tensor:
         if not (on and (self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
                                                   for o in others))):
             direct()
-            _ag.bump(self._data)
+            if getattr(self, "_inplace", None) is not False:  # False: a `.data` view
+                _ag.bump(self._data)
             return self
         node = self.grad_fn
         if node is not None and node.name in _ag._VIEW_OPS and node.inputs[0] is not None \
