@@ -26,7 +26,7 @@ def test_subcommand_help(cmd, capsys):
 
 
 @pytest.mark.parametrize("argv,match", [
-    (["train", "--model", "transformer"], "invalid choice: 'transformer'"),
+    (["train", "--model", "vgg"], "invalid choice: 'vgg'"),
     (["train", "--epochs", "0"], "must be a positive integer"),
     (["train", "--lr", "-1"], "must be a positive number"),
     (["train", "--bogus"], "unrecognized arguments: --bogus"),
@@ -78,3 +78,30 @@ def test_console_entry_runs_as_a_module():
     r = subprocess.run([sys.executable, "-m", "nervo.cli", "train", "--optimizer", "rmsprop"],
                        capture_output=True, text=True)
     assert r.returncode == 2 and "invalid choice" in r.stderr and "Traceback" not in r.stderr
+
+
+@pytest.mark.parametrize("model", ["lstm", "gru", "transformer"])
+def test_train_sequence_model_then_evaluate(model, tmp_path, capsys):
+    # digits (1, 8, 8) read as 8 steps of 8 pixels; a short run must learn and reload exactly
+    out = tmp_path / model
+    rc = cli.main(["train", "--model", model, "--epochs", "3", "--batch-size", "32", "--lr", "3e-3",
+                   "--out", str(out), "--quiet"])
+    assert rc == 0
+    text = capsys.readouterr().out
+    acc_train = float([l for l in text.splitlines() if l.startswith("test accuracy")][0].split()[2])
+    assert acc_train > 0.5, text
+    assert cli.main(["evaluate", str(out / "model.safetensors")]) == 0
+    ev = capsys.readouterr().out
+    assert ev.startswith(f"{model} from ")
+    acc_eval = float([l for l in ev.splitlines() if l.startswith("test accuracy")][0].split()[2])
+    assert acc_eval == acc_train
+
+
+def test_build_sequence_models_read_rows():
+    from nervo.train.models import build_model
+    import nervo
+    for name in ("lstm", "gru", "transformer"):
+        m = build_model(name, (2, 5, 3), num_classes=4)  # 5 steps of 2*3 features
+        assert tuple(m(nervo.zeros(7, 2, 5, 3)).shape) == (7, 4)
+    assert build_model("lstm", (1, 28, 28)).rnn.input_size == 28
+    assert build_model("transformer", (3, 8, 8)).embed.in_features == 24

@@ -188,6 +188,95 @@ def test_gradient_by_central_differences(kind):
         gradcheck(lambda a, b: m(a, b)[1], x, h0, what=kind)
 
 
+PROJ_CONFIGS = [
+    dict(),
+    dict(num_layers=2, bidirectional=True),
+    dict(num_layers=2, batch_first=True, bias=False),
+]
+
+
+@pytest.mark.parametrize("cfg", PROJ_CONFIGS, ids=[str(c) for c in PROJ_CONFIGS])
+@pytest.mark.parametrize("with_state", [False, True])
+def test_lstm_proj_size_twin(cfg, with_state):
+    I, H, P, T, B = 5, 6, 3, 7, 3
+    tm = torch.nn.LSTM(I, H, proj_size=P, **cfg)
+    nm = nn.LSTM(I, H, proj_size=P, **cfg)
+    _copy(tm, nm)
+    for k, v in tm.state_dict().items():
+        assert tuple(nm.state_dict()[k].shape) == tuple(v.shape), k
+    D = 2 if cfg.get("bidirectional") else 1
+    L = cfg.get("num_layers", 1)
+    x = _x(*((B, T, I) if cfg.get("batch_first") else (T, B, I)))
+    tx, nx = torch.from_numpy(x.copy()).requires_grad_(True), nervo.tensor(x, requires_grad=True)
+    targs, nargs, leaves = [], [], []
+    if with_state:
+        h0, c0 = _x(L * D, B, P, seed=1), _x(L * D, B, H, seed=2)
+        th0, tc0 = (torch.from_numpy(a.copy()).requires_grad_(True) for a in (h0, c0))
+        nh0, nc0 = (nervo.tensor(a, requires_grad=True) for a in (h0, c0))
+        targs, nargs, leaves = [(th0, tc0)], [(nh0, nc0)], [(th0, nh0), (tc0, nc0)]
+    ty, (th, tc) = tm(tx, *targs)
+    ny, (nh, nc) = nm(nx, *nargs)
+    assert tuple(ny.shape) == tuple(ty.shape) and ty.shape[-1] == D * P
+    check_tensor(ny.numpy(), ty.detach().numpy(), RTOL, ATOL, "output")
+    check_tensor(nh.numpy(), th.detach().numpy(), RTOL, ATOL, "h_n")
+    check_tensor(nc.numpy(), tc.detach().numpy(), RTOL, ATOL, "c_n")
+    gy, gh, gc = _x(*ty.shape, seed=3), _x(*th.shape, seed=4), _x(*tc.shape, seed=5)
+    ((ty * torch.from_numpy(gy)).sum() + (th * torch.from_numpy(gh)).sum()
+     + (tc * torch.from_numpy(gc)).sum()).backward()
+    ((ny * nervo.from_numpy(gy)).sum() + (nh * nervo.from_numpy(gh)).sum()
+     + (nc * nervo.from_numpy(gc)).sum()).backward()
+    check_tensor(nx.grad.numpy(), tx.grad.numpy(), 1e-3, 1e-4, "input grad")
+    for t, n in leaves:
+        check_tensor(n.grad.numpy(), t.grad.numpy(), 1e-3, 1e-4, "state grad")
+    _grads_match(tm, nm)
+
+
+@pytest.mark.parametrize("bidirectional", [False, True])
+def test_lstm_proj_size_lengths_match_packed_sequences(bidirectional):
+    from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
+    I, H, P, T, B = 4, 5, 2, 6, 4
+    tm = torch.nn.LSTM(I, H, proj_size=P, bidirectional=bidirectional, batch_first=True)
+    nm = nn.LSTM(I, H, proj_size=P, bidirectional=bidirectional, batch_first=True)
+    _copy(tm, nm)
+    x = _x(B, T, I)
+    lengths = np.array([6, 2, 4, 1])
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    packed = pack_padded_sequence(tx, torch.from_numpy(lengths), batch_first=True, enforce_sorted=False)
+    ty, (th, _) = tm(packed)
+    ty, _ = pad_packed_sequence(ty, batch_first=True, total_length=T)
+    nx = nervo.tensor(x, requires_grad=True)
+    ny, (nh, _) = nm(nx, lengths=lengths)
+    check_tensor(ny.numpy(), ty.detach().numpy(), RTOL, ATOL, "padded output")
+    check_tensor(nh.numpy(), th.detach().numpy(), RTOL, ATOL, "h_n")
+    g, gh = _x(*ty.shape, seed=5), _x(*th.shape, seed=6)
+    ((ty * torch.from_numpy(g)).sum() + (th * torch.from_numpy(gh)).sum()).backward()
+    ((ny * nervo.from_numpy(g)).sum() + (nh * nervo.from_numpy(gh)).sum()).backward()
+    check_tensor(nx.grad.numpy(), tx.grad.numpy(), 1e-3, 1e-4, "input grad")
+    _grads_match(tm, nm)
+
+
+def test_lstm_proj_size_gradient_by_central_differences():
+    from tests.gradcheck import gradcheck
+    nervo.manual_seed(0)
+    m = nn.LSTM(3, 4, num_layers=2, bidirectional=True, proj_size=2, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((4, 2, 3))
+    h0 = np.random.default_rng(1).standard_normal((4, 2, 2))
+    c0 = np.random.default_rng(2).standard_normal((4, 2, 4))
+    gradcheck(lambda a, b, c: m(a, (b, c))[0], x, h0, c0, what="LSTM proj_size")
+
+
+def test_lstm_proj_size_bad_args():
+    with pytest.raises(ValueError, match="smaller than hidden_size"):
+        nn.LSTM(3, 4, proj_size=4)
+    with pytest.raises(ValueError, match="only supported for LSTM"):
+        nn.RNNBase("gru", 3, 4, proj_size=2)
+    with pytest.raises(ValueError, match="non-negative"):
+        nn.LSTM(3, 4, proj_size=-1)
+    with pytest.raises(ValueError, match="h_0 has shape"):
+        nn.LSTM(3, 4, proj_size=2)(nervo.zeros(5, 2, 3), (nervo.zeros(1, 2, 4), nervo.zeros(1, 2, 4)))
+    assert "proj_size=2" in repr(nn.LSTM(3, 4, proj_size=2))
+
+
 def test_state_dict_keys_and_repr():
     m = nn.LSTM(3, 4, num_layers=2, bidirectional=True)
     t = torch.nn.LSTM(3, 4, num_layers=2, bidirectional=True)

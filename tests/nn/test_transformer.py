@@ -48,6 +48,12 @@ MHA_CASES = [
     ("3d_attn_mask", dict(), "3d"),
     ("causal", dict(), "causal"),
     ("no_bias", dict(bias=False), None),
+    ("bias_kv", dict(add_bias_kv=True), None),
+    ("zero_attn-key_padding", dict(add_zero_attn=True), "kpm"),
+    ("bias_kv-zero_attn-bool_attn_mask", dict(add_bias_kv=True, add_zero_attn=True), "bool"),
+    ("bias_kv-zero_attn-causal", dict(add_bias_kv=True, add_zero_attn=True, batch_first=True),
+     "causal"),
+    ("bias_kv-3d_attn_mask-kdim", dict(add_bias_kv=True, kdim=5, vdim=3), "3d"),
 ]
 
 
@@ -58,8 +64,9 @@ def test_multihead_attention_twin(name, kw, mask):
     nm = nn.MultiheadAttention(E, h, **kw)
     _copy(tm, nm)
     bf = kw.get("batch_first", False)
-    self_attn = name.startswith("self") or mask in ("causal", "3d", "bool", "float") or name == "no_bias"
-    if self_attn:
+    self_attn = (name.startswith("self") or mask in ("causal", "bool", "float") or name == "no_bias"
+                 or (mask == "3d" and "kdim" not in kw))
+    if self_attn or mask == "3d":
         S = L
     kd, vd = kw.get("kdim", E), kw.get("vdim", E)
     shp = lambda n, d: (N, n, d) if bf else (n, N, d)  # noqa: E731
@@ -196,6 +203,31 @@ def test_mha_gradient_by_central_differences():
     kpm = np.array([[False, False, True], [False, False, False]])
     x = np.random.default_rng(0).standard_normal((2, 3, 6))
     gradcheck(lambda a: m(a, a, a, key_padding_mask=kpm, need_weights=False)[0], x, what="mha")
+
+
+def test_mha_bias_kv_zero_attn_gradient_by_central_differences():
+    from tests.gradcheck import gradcheck
+    nervo.manual_seed(0)
+    m = nn.MultiheadAttention(6, 2, add_bias_kv=True, add_zero_attn=True, dtype=np.float64)
+    x = np.random.default_rng(0).standard_normal((3, 2, 6))
+    gradcheck(lambda a: m(a, a, a, need_weights=False)[0], x, what="mha bias_kv zero_attn")
+    # the bias_k / bias_v gradients themselves, through a functional call
+    from nervo.functional.attention import multi_head_attention_forward as mha
+    bk0 = np.random.default_rng(2).standard_normal((1, 1, 6))
+    bv0 = np.random.default_rng(3).standard_normal((1, 1, 6))
+    xt = nervo.tensor(x)
+    gradcheck(lambda bk, bv: mha(xt, xt, xt, 2, m.in_proj_weight, m.in_proj_bias,
+                                 m.out_proj.weight, m.out_proj.bias, need_weights=False,
+                                 bias_k=bk, bias_v=bv, add_zero_attn=True)[0],
+              bk0, bv0, what="bias_k, bias_v")
+
+
+def test_mha_bias_kv_state_dict_and_repr():
+    t = torch.nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)
+    m = nn.MultiheadAttention(8, 2, add_bias_kv=True, add_zero_attn=True)
+    assert list(m.state_dict()) == list(t.state_dict())
+    assert tuple(m.bias_k.shape) == (1, 1, 8) and tuple(m.bias_v.shape) == (1, 1, 8)
+    assert "add_bias_kv=True" in repr(m) and "add_zero_attn=True" in repr(m)
 
 
 def test_encoder_layer_gradient_by_central_differences():

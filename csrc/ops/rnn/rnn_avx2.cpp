@@ -15,7 +15,7 @@ const Kernels& kernels_avx2() {
   static const Kernels k = {
       &avx2::rnn_impl::cell_forward<avx2::Vec8f>, &avx2::rnn_impl::cell_backward<avx2::Vec8f>,
       kernels_ref.cell_forward_f64, kernels_ref.cell_backward_f64,
-      16, &avx2::rnn_impl::rec_gemm<avx2::Vec8f>,
+      16, &avx2::rnn_impl::rec_gemm<avx2::Vec8f, 6, 2>,
       kernels_ref.nr_f64, kernels_ref.rec_gemm_f64,
   };
   return k;

@@ -15,7 +15,7 @@ const Kernels& kernels_avx512() {
   static const Kernels k = {
       &avx512::rnn_impl::cell_forward<avx512::Vec16f>, &avx512::rnn_impl::cell_backward<avx512::Vec16f>,
       kernels_ref.cell_forward_f64, kernels_ref.cell_backward_f64,
-      32, &avx512::rnn_impl::rec_gemm<avx512::Vec16f>,
+      32, &avx512::rnn_impl::rec_gemm<avx512::Vec16f, 6, 2>,
       kernels_ref.nr_f64, kernels_ref.rec_gemm_f64,
   };
   return k;

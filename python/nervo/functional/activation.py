@@ -64,10 +64,10 @@ hardswish = _act_x("hardswish", ops.hardswish, ops.hardswish_backward)
 
 
 def relu_(input):
-    """In-place relu on a tensor outside autograd (torch.relu_)."""
-    input._inplace_ok("relu_")
-    ops.relu(input._data, out=input._data)
-    return input
+    """In-place relu (torch.relu_), recorded by autograd like every in-place op."""
+    def direct():
+        ops.relu(input._data, out=input._data)
+    return input._inplace_op("relu_", (), relu, direct)
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -245,6 +245,149 @@ def log_softmax(input, dim=None, dtype=None):
 
 def softmin(input, dim=None, dtype=None):
     return softmax(-_float(input, "softmin"), dim, dtype)
+
+
+# --------------------------------------------------------------------------- double backward
+# Differentiable backwards for create_graph=True (see nervo.functional.basic). Activations whose
+# derivative is short are written out; the others rebuild the forward from Tensor ops and
+# differentiate that (``_recompute``).
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+_c = _B._c
+
+
+@_twice("reluBackward")
+def _relu_tw(node, out, g):
+    return (g * _c(out._data > 0, g.dtype),)
+
+
+@_twice("sigmoidBackward")
+def _sigmoid_tw(node, out, g):
+    return (g * (out * (1.0 - out)),)
+
+
+@_twice("tanhBackward")
+def _tanh_tw(node, out, g):
+    return (g * (1.0 - out * out),)
+
+
+@_twice("LeakyReluBackward")
+def _leaky_relu_tw(node, out, g):
+    s = _saved(node.backward)
+    return (g * _c(np.where(s["xd"] > 0, 1.0, s["negative_slope"]), g.dtype),)
+
+
+@_twice("EluBackward")
+def _elu_tw(node, out, g):
+    s = _saved(node.backward)
+    return (g * where(s["xd"] > 0, 1.0, _B.exp(node.inputs[0]) * s["alpha"]),)
+
+
+@_twice("SoftplusBackward")
+def _softplus_tw(node, out, g):
+    s = _saved(node.backward)
+    x, beta = node.inputs[0], s["beta"]
+    return (g * where(s["xd"] * beta > s["threshold"], 1.0, sigmoid(x * beta)),)
+
+
+@_twice("HardtanhBackward")
+def _hardtanh_tw(node, out, g):
+    s = _saved(node.backward)
+    xd = s["xd"]
+    return (g * _c((xd > s["min_val"]) & (xd < s["max_val"]), g.dtype),)
+
+
+@_twice("HardsigmoidBackward")
+def _hardsigmoid_tw(node, out, g):
+    xd = _saved(node.backward)["xd"]
+    return (g * _c(((xd > -3) & (xd < 3)) / 6, g.dtype),)
+
+
+@_twice("SoftsignBackward")
+def _softsign_tw(node, out, g):
+    d = _B.abs(node.inputs[0]) + 1.0
+    return (g / (d * d),)
+
+
+@_twice("LogSigmoidBackward")
+def _logsigmoid_tw(node, out, g):
+    return (g * sigmoid(_B.neg(node.inputs[0])),)
+
+
+@_twice("PreluBackward")
+def _prelu_tw(node, out, g):
+    s = _saved(node.backward)
+    x, w = node.inputs
+    neg, ws, xd = s["neg"], s["ws"], s["xd"]
+    gx = where(neg, g * w.reshape(ws.shape), g) if x.requires_grad else None
+    gw = None
+    if w.requires_grad:
+        t = where(neg, g * x, 0.0)
+        gw = (t.sum() if w.numel() == 1 else t.sum((0,) + tuple(range(2, xd.ndim)))).reshape(w.shape)
+    return gx, gw
+
+
+@_twice("SoftmaxBackward")
+def _softmax_tw(node, out, g):
+    d = _saved(node.backward)["d"]
+    return (out * (g - (g * out).sum(d, keepdim=True)),)
+
+
+@_twice("LogSoftmaxBackward")
+def _log_softmax_tw(node, out, g):
+    d = _saved(node.backward)["d"]
+    return (g - _B.exp(out) * g.sum(d, keepdim=True),)
+
+
+def _selu_c(node, x):
+    alpha, scale = 1.6732632423543772, 1.0507009873554805
+    return where(x._data > 0, x, (_B.exp(_B.clamp(x, max=0.0)) - 1.0) * alpha) * scale
+
+
+def _softplus_c(x):
+    return _B.log1p(_B.exp(_B.neg(_B.abs(x)))) + _B.clamp(x, min=0.0)
+
+
+_twice("seluBackward")(_B._recompute(_selu_c))
+_twice("siluBackward")(_B._recompute(lambda node, x: x * sigmoid(x)))
+_twice("mishBackward")(_B._recompute(lambda node, x: x * tanh(_softplus_c(x))))
+_twice("hardswishBackward")(_B._recompute(
+    lambda node, x: x * _B.clamp(x + 3.0, 0.0, 6.0) * (1.0 / 6.0)))
+
+
+def _gelu_tanh_c(node, x):
+    k = float(np.sqrt(2.0 / np.pi))
+    return x * 0.5 * (tanh((x + x * x * x * 0.044715) * k) + 1.0)
+
+
+_gelu_tanh_tw = _B._recompute(_gelu_tanh_c)
+_INV_SQRT_2PI = float(1.0 / np.sqrt(2.0 * np.pi))
+
+
+def _gelu_grad(x):
+    """gelu'(x) = Phi(x) + x phi(x) as a recorded op (its derivative is phi(x) (2 - x^2))."""
+    xd = x._data
+    d = ops.gelu_backward(np.ones_like(xd), xd, "none")
+    if x.requires_grad and _mode.enabled:
+        def bw(h):
+            return (h * (np.exp(-0.5 * xd * xd) * _INV_SQRT_2PI * (2 - xd * xd)).astype(
+                xd.dtype, copy=False),)
+        return _node(d, (x,), bw, "GeluGradBackward")
+    return _plain(d)
+
+
+@_twice("GeluGradBackward")
+def _gelu_grad_tw(node, out, g):
+    x = node.inputs[0]
+    return (g * _B.exp(x * x * -0.5) * _INV_SQRT_2PI * (2.0 - x * x),)
+
+
+@_twice("GeluBackward")
+def _gelu_tw(node, out, g):
+    if _saved(node.backward)["approximate"] == "tanh":
+        return _gelu_tanh_tw(node, out, g)
+    return (g * _gelu_grad(node.inputs[0]),)
 
 
 del clamp

@@ -96,9 +96,14 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
                                  out_proj_weight, out_proj_bias, *, dropout_p=0.0, training=True,
                                  key_padding_mask=None, need_weights=True, attn_mask=None,
                                  q_proj_weight=None, k_proj_weight=None, v_proj_weight=None,
-                                 average_attn_weights=True, is_causal=False, batch_first=False):
+                                 average_attn_weights=True, is_causal=False, batch_first=False,
+                                 bias_k=None, bias_v=None, add_zero_attn=False):
     """Multi-head attention (torch.nn.functional.multi_head_attention_forward's math) on the fused
     kernel. query (L, N, E) [(N, L, E) with batch_first], key/value (S, N, kdim/vdim).
+
+    bias_k, bias_v ((1, 1, E), both or neither): appended to the projected keys/values as one more
+    position; add_zero_attn: one more all-zero key/value position per head. Each extra position
+    is allowed by every mask (torch pads the masks with a zero column).
 
     Returns (output, weights): weights (N, L, S) averaged over heads (or (N, h, L, S)) when
     need_weights, else None. NOTE: the weights are computed separately for inspection and carry
@@ -143,6 +148,31 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     vh = _heads(v, S, N, h, hd, batch_first)
     mask = _merge_masks(attn_mask, key_padding_mask, N, h, L, S, qh._data.dtype, call)
     causal = bool(is_causal) and mask is None
+    if (bias_k is None) != (bias_v is None):
+        raise ValueError(f"{call}: give both bias_k and bias_v or neither")
+    extra = (bias_k is not None) + bool(add_zero_attn)
+    if extra:
+        from nervo.functional.basic import cat
+        dt = qh._data.dtype
+        if causal:  # the extra positions come after the causal window: spell the mask out
+            mask = np.where(np.tril(np.ones((L, S), bool)), 0.0, -np.inf).astype(dt)[None, None]
+            causal = False
+        if bias_k is not None:
+            for b, name in ((bias_k, "bias_k"), (bias_v, "bias_v")):
+                if tuple(b.shape) != (1, 1, E):
+                    raise ValueError(f"{call}: {name} must have shape (1, 1, {E}), got "
+                                     f"{tuple(b.shape)}")
+            # (1, 1, E) -> (N, h, 1, hd), one row per batch element and head
+            bk = bias_k.reshape(1, h, 1, hd) * _plain(np.ones((N, 1, 1, 1), dt))
+            bv = bias_v.reshape(1, h, 1, hd) * _plain(np.ones((N, 1, 1, 1), dt))
+            kh, vh = cat([kh, bk], dim=2), cat([vh, bv], dim=2)
+        if add_zero_attn:
+            z = _plain(np.zeros((N, h, 1, hd), dt))
+            kh, vh = cat([kh, z], dim=2), cat([vh, z], dim=2)
+        if mask is not None:
+            mask = np.concatenate([np.broadcast_to(mask, mask.shape[:-1] + (S,)),
+                                   np.zeros(mask.shape[:-1] + (extra,), mask.dtype)], axis=-1)
+        S += extra
     p = dropout_p if training else 0.0
     o = scaled_dot_product_attention(qh, kh, vh, mask, p, causal)  # (N, h, L, hd)
     if batch_first:

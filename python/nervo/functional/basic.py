@@ -974,9 +974,35 @@ def getitem(a, idx):
 
 
 def setitem(a, idx, value):
-    a._inplace_ok("__setitem__")
-    idx, _ = _index(idx)
-    a._data[idx] = value._data if isinstance(value, Tensor) else value
+    """``a[idx] = value``, recorded by autograd when ``a`` or ``value`` requires grad."""
+    idx2, _ = _index(idx)
+
+    def direct():
+        a._data[idx2] = value._data if isinstance(value, Tensor) else value
+    a._inplace_op("__setitem__", (value,), lambda p: _index_put(p, idx2, value), direct)
+
+
+def _index_put(a, idx, value):
+    """A copy of ``a`` with ``[idx] = value`` (the out-of-place form of setitem), recorded."""
+    ad = a._data
+    vt = isinstance(value, Tensor)
+    vd = value._data if vt else value
+    out = ad.copy()
+    out[idx] = vd
+    ra, rv = a.requires_grad, vt and value.requires_grad
+    if (ra or rv) and _mode.enabled:
+        vshape = np.shape(vd)
+
+        def bw(g):
+            ga = gv = None
+            if ra:
+                ga = g.copy()
+                ga[idx] = 0
+            if rv:
+                gv = _unb(g[idx], vshape)
+            return ga, gv
+        return _node(out, (a, value if vt else None), bw, "CopySlices")
+    return _plain(out)
 
 
 def gather(a, dim, index):
@@ -1197,3 +1223,363 @@ def _bind_tensor_methods(T):
     T.T = property(lambda self: permute(self, tuple(range(self.ndim - 1, -1, -1))))
     T.mT = property(lambda self: transpose(self, -2, -1))
     T.swapaxes = transpose
+
+
+# --------------------------------------------------------------------------- double backward
+# Differentiable backwards for create_graph=True (nervo.autograd: twice, saved, _run_graph).
+# Each mirrors the NumPy backward of the op above with recorded Tensor ops, so the gradient it
+# returns can be differentiated again; constants (masks, indices, shapes) stay NumPy.
+# ``node.inputs`` are the op's input Tensors, ``out`` its output Tensor, ``g`` the gradient.
+from nervo.autograd import twice as _twice, saved as _saved, _not_twice, grad as _grad  # noqa: E402
+
+
+def _c(a, dtype):
+    """A constant tensor (mask, weight) of the gradient's dtype."""
+    return _plain(np.asarray(a).astype(dtype, copy=False))
+
+
+def _unb_t(g, shape):
+    """Tensor version of :func:`_unb` (recorded, so differentiable)."""
+    if g.shape == shape:
+        return g
+    nd = g.ndim - len(shape)
+    if nd > 0:
+        g = sum(g, tuple(range(nd)))
+    axes = tuple(i for i, s in enumerate(shape) if s == 1 and g.shape[i] != 1)
+    if axes:
+        g = sum(g, axes, keepdim=True)
+    return reshape(g, shape)
+
+
+def _keep(g, shape, dim, keepdim):
+    """A reduced tensor ``g`` reshaped to keepdim form (broadcastable against ``shape``)."""
+    if keepdim:
+        return g
+    if dim is None:
+        return reshape(g, (1,) * len(shape))
+    dims = dim if isinstance(dim, tuple) else (dim,)
+    return reshape(g, tuple(1 if i in dims else s for i, s in enumerate(shape)))
+
+
+def _expand_t(g, shape, dim, keepdim):
+    """Tensor version of :func:`_expand_back`: an owned, contiguous copy (a recorded clone)."""
+    return clone(expand(_keep(g, shape, dim, keepdim), shape))
+
+
+def _recompute(composite):
+    """A differentiable backward that rebuilds the op from differentiable Tensor ops
+    (``composite(node, *inputs)``, on the original inputs) and differentiates that with
+    create_graph: right for every order, for ops whose closed-form second derivative is long."""
+    def tw(node, out, g):
+        ins = node.inputs
+        want = [i for i, p in enumerate(ins) if p is not None and p.requires_grad]
+        y = composite(node, *ins)
+        gs = _grad([y], [ins[i] for i in want], [g], create_graph=True, allow_unused=True)
+        res = [None] * len(ins)
+        for i, gi in zip(want, gs):
+            res[i] = gi
+        return tuple(res)
+    return tw
+
+
+def _scatter(g, shape, idx, adv):
+    """zeros(shape) with ``g`` added at ``idx``: the backward of indexing as a recorded op (its
+    own backward is indexing again)."""
+    gd = g._data
+    z = np.zeros(shape, gd.dtype)
+    if adv:
+        np.add.at(z, idx, gd)
+    else:
+        z[idx] = gd
+    if g.requires_grad and _mode.enabled:
+        return _node(z, (g,), lambda h: (h[idx],), "IndexPutBackward")
+    return _plain(z)
+
+
+@_twice("IndexPutBackward")
+def _scatter_tw(node, out, g):
+    return (getitem(g, _saved(node.backward)["idx"]),)
+
+
+def _both(node, ga, gb):
+    a, b = node.inputs
+    return (ga() if a is not None and a.requires_grad else None,
+            gb() if b is not None and b.requires_grad else None)
+
+
+@_twice("AddBackward", "CloneBackward")
+def _add_tw(node, out, g):
+    if len(node.inputs) == 1:
+        return (g,)
+    a, b = node.inputs
+    return _both(node, lambda: _unb_t(g, a.shape), lambda: _unb_t(g, b.shape))
+
+
+@_twice("SubBackward")
+def _sub_tw(node, out, g):
+    if len(node.inputs) == 1:
+        return (g,)
+    a, b = node.inputs
+    return _both(node, lambda: _unb_t(g, a.shape), lambda: _unb_t(neg(g), b.shape))
+
+
+@_twice("RsubBackward", "NegBackward")
+def _neg_tw(node, out, g):
+    return (neg(g),)
+
+
+@_twice("MulBackward")
+def _mul_tw(node, out, g):
+    if len(node.inputs) == 1:
+        return (mul(g, _saved(node.backward)["b"]),)
+    a, b = node.inputs
+    return _both(node, lambda: _unb_t(g * b, a.shape), lambda: _unb_t(g * a, b.shape))
+
+
+@_twice("DivBackward")
+def _div_tw(node, out, g):
+    if len(node.inputs) == 1:
+        s = _saved(node.backward)
+        if "ad" in s:  # _rdiv: out = b / a
+            return (neg(g * out / node.inputs[0]),)
+        return (div(g, s["b"]),)
+    a, b = node.inputs
+    return _both(node, lambda: _unb_t(g / b, a.shape), lambda: _unb_t(neg(g * out / b), b.shape))
+
+
+@_twice("PowBackward")
+def _pow_tw(node, out, g):
+    s = _saved(node.backward)
+    if len(node.inputs) == 1:
+        a = node.inputs[0]
+        if "lb" in s:  # _rpow: out = b ** a
+            return (g * out * s["lb"],)
+        b = s.get("b", 2)  # the b == 2 closure captures only the input
+        if b == 2:
+            return (g * a * 2,)
+        return (g * b * a ** (b - 1),)
+    a, b = node.inputs
+    ad = a._data
+
+    def gb():
+        pos = ad > 0
+        with np.errstate(divide="ignore", invalid="ignore"):
+            other = np.where(ad == 0, 0, np.nan).astype(ad.dtype)
+        lg = where(pos, log(where(pos, a, 1.0)), _plain(other))
+        return _unb_t(g * out * lg, b.shape)
+    return _both(node, lambda: _unb_t(g * b * a ** (b - 1), a.shape), gb)
+
+
+_UNARY_TW = {
+    "AbsBackward": lambda a, o, g: g * _c(np.sign(a._data), g.dtype),
+    "ExpBackward": lambda a, o, g: g * o,
+    "Expm1Backward": lambda a, o, g: g * (o + 1),
+    "LogBackward": lambda a, o, g: g / a,
+    "Log1pBackward": lambda a, o, g: g / (a + 1),
+    "SqrtBackward": lambda a, o, g: g / o * 0.5,
+    "RsqrtBackward": lambda a, o, g: g * o * o * o * -0.5,
+    "SquareBackward": lambda a, o, g: g * a * 2,
+    "SinBackward": lambda a, o, g: g * cos(a),
+    "CosBackward": lambda a, o, g: neg(g * sin(a)),
+    "ReciprocalBackward": lambda a, o, g: neg(g * o * o),
+    "SignBackward": lambda a, o, g: g * 0,
+}
+
+
+@_twice(*_UNARY_TW)
+def _unary_tw(node, out, g):
+    return (_UNARY_TW[node.name](node.inputs[0], out, g),)
+
+
+@_twice("ClampBackward")
+def _clamp_tw(node, out, g):
+    s = _saved(node.backward)
+    ad, lo, hi = s["ad"], s["lo"], s["hi"]
+    m = np.ones(ad.shape, bool)
+    if lo is not None:
+        m &= ad >= lo
+    if hi is not None:
+        m &= ad <= hi
+    return (g * _c(m, g.dtype),)
+
+
+@_twice("WhereBackward")
+def _where_tw(node, out, g):
+    s = _saved(node.backward)
+    c = s["c"]
+    return (_unb_t(where(c, g, 0.0), s["sa"]) if s["ra"] else None,
+            _unb_t(where(c, 0.0, g), s["sb"]) if s["rb"] else None)
+
+
+@_twice("MaximumBackward", "MinimumBackward")
+def _minmax2_tw(node, out, g):
+    s = _saved(node.backward)
+    ad, bd = s["ad"], s["bd"]
+    wa = (s["fn"](ad, bd) == ad).astype(g.dtype) - 0.5 * (ad == bd)
+    return _both(node, lambda: _unb_t(g * _c(wa, g.dtype), ad.shape),
+                 lambda: _unb_t(g * _c(1 - wa, g.dtype), bd.shape))
+
+
+@_twice("MmBackward")
+def _mm_tw(node, out, g):
+    a, b = node.inputs
+    return _both(node, lambda: matmul(g, transpose(b, 0, 1)), lambda: matmul(transpose(a, 0, 1), g))
+
+
+@_twice("MatmulBackward")
+def _matmul_tw(node, out, g):
+    a, b = node.inputs
+    a2 = unsqueeze(a, 0) if a.ndim == 1 else a
+    b2 = unsqueeze(b, 1) if b.ndim == 1 else b
+    if a.ndim == 1 and b.ndim == 1:
+        g2 = reshape(g, (1, 1))
+    elif a.ndim == 1:
+        g2 = unsqueeze(g, -2)
+    elif b.ndim == 1:
+        g2 = unsqueeze(g, -1)
+    else:
+        g2 = g
+    return _both(node,
+                 lambda: reshape(_unb_t(matmul(g2, transpose(b2, -1, -2)), a2.shape), a.shape),
+                 lambda: reshape(_unb_t(matmul(transpose(a2, -1, -2), g2), b2.shape), b.shape))
+
+
+@_twice("SumBackward")
+def _sum_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_expand_t(g, s["shape"], s["dim"], s["keepdim"]),)
+
+
+@_twice("MeanBackward")
+def _mean_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_expand_t(div(g, s["n"]), s["shape"], s["dim"], s["keepdim"]),)
+
+
+@_twice("MaxBackward", "MinBackward")
+def _extreme_tw(node, out, g):
+    s = _saved(node.backward)
+    ad = s["ad"]
+    if "idx" not in s:  # over everything: split evenly between ties
+        m = (ad == s["out"]) | (np.isnan(ad) & np.isnan(s["out"]))
+        return (g * _c(m / m.sum(), g.dtype),)
+    d = s["d"]
+    m = np.zeros(ad.shape, g.dtype)
+    np.put_along_axis(m, s["idx"], 1, axis=d)
+    return (_keep(g, ad.shape, d, s["keepdim"]) * _plain(m),)
+
+
+@_twice("AmaxBackward", "AminBackward")
+def _amm_tw(node, out, g):
+    s = _saved(node.backward)
+    ad, d, keepdim = s["ad"], s["d"], s["keepdim"]
+    o = s["out"] if keepdim or d is None else np.expand_dims(s["out"], d)
+    m = ad == o
+    return (_keep(g, ad.shape, d, keepdim) * _c(m / m.sum(axis=d, keepdims=True), g.dtype),)
+
+
+@_twice("VarBackward")
+def _var_tw(node, out, g):
+    s = _saved(node.backward)
+    a = node.inputs[0]
+    d = s["d"]
+    xc = a - mean(a, d, keepdim=True)
+    return (_keep(g, a.shape, d, s["keepdim"]) * xc * (2.0 / s["denom"]),)
+
+
+@_twice("LogsumexpBackward")
+def _logsumexp_tw(node, out, g):
+    s = _saved(node.backward)
+    a = node.inputs[0]
+    d, keepdim = s["d"], s["keepdim"]
+    return (_keep(g, a.shape, d, keepdim) * exp(a - _keep(out, a.shape, d, keepdim)),)
+
+
+@_twice("ProdBackward")
+def _prod_tw(node, out, g):
+    s = _saved(node.backward)
+    a = node.inputs[0]
+    if (s["ad"] == 0).any():
+        raise RuntimeError("ProdBackward is not twice differentiable in nervo when the input has "
+                           "zeros (create_graph=True)")
+    d, keepdim = s["d"], s["keepdim"]
+    return (_keep(g, a.shape, d, keepdim) * _keep(out, a.shape, d, keepdim) / a,)
+
+
+@_twice("CumsumBackward")
+def _cumsum_tw(node, out, g):
+    dim = _saved(node.backward)["dim"]
+    return (sum(g, dim, keepdim=True) - cumsum(g, dim) + g,)
+
+
+@_twice("ReshapeBackward")
+def _reshape_tw(node, out, g):
+    return (reshape(g, node.inputs[0].shape),)
+
+
+@_twice("PermuteBackward")
+def _permute_tw(node, out, g):
+    return (permute(g, _saved(node.backward)["inv"]),)
+
+
+@_twice("TransposeBackward")
+def _transpose_tw(node, out, g):
+    s = _saved(node.backward)
+    return (transpose(g, s["dim0"], s["dim1"]),)
+
+
+@_twice("ExpandBackward")
+def _expand_tw(node, out, g):
+    return (_unb_t(g, node.inputs[0].shape),)
+
+
+@_twice("CatBackward")
+def _cat_tw(node, out, g):
+    s = _saved(node.backward)
+    d = s["dim"] % g.ndim
+    ends = [int(e) for e in s["bounds"]] + [g.shape[d]]
+    res, start = [], 0
+    for x, end in zip(s["ts"], ends):
+        res.append(getitem(g, (slice(None),) * d + (slice(start, end),))
+                   if x.requires_grad else None)
+        start = end
+    return tuple(res)
+
+
+@_twice("IndexBackward")
+def _index_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_scatter(g, s["ad"].shape, s["idx"], s["adv"]),)
+
+
+@_twice("GatherBackward")
+def _gather_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_scatter(g, s["ad"].shape, s["grid"], True), None)
+
+
+@_twice("IndexSelectBackward")
+def _index_select_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_scatter(g, s["ad"].shape, s["idx"], True),)
+
+
+@_twice("MaskedFillBackward")
+def _masked_fill_tw(node, out, g):
+    s = _saved(node.backward)
+    return (_unb_t(where(s["m"], 0.0, g), s["ad"].shape),)
+
+
+@_twice("CopySlices")
+def _index_put_tw(node, out, g):
+    s = _saved(node.backward)
+    idx = s["idx"]
+    m = np.ones(g.shape, bool)
+    m[idx] = False
+    return (g * _c(m, g.dtype) if s["ra"] else None,
+            _unb_t(getitem(g, idx), s["vshape"]) if s["rv"] else None)
+
+
+@_twice("ToCopyBackward")
+def _to_tw(node, out, g):
+    return (to(g, _saved(node.backward)["src"]),)

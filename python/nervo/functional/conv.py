@@ -127,3 +127,75 @@ def conv_transpose2d(input, weight, bias=None, stride=1, padding=0, output_paddi
                                                  needs=(rx, rw, rb))
         return _node(y, (x, weight, bias), bw, "ConvTransposeBackward")
     return _plain(y)
+
+
+# --------------------------------------------------------------------------- double backward
+# conv2d is bilinear in (x, w): its input gradient is conv_transpose2d(g, w) and its weight
+# gradient Wg(x, g) is bilinear in (x, g), with Wg's own gradients conv_transpose2d(g, h) (for x)
+# and conv2d(x, h) (for g). Written with these recorded ops, every order is differentiable.
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+def _out_pad(x_shape, g_shape, w_shape, st, pd, dl):
+    """output_padding making conv_transpose2d of a (.., Ho, Wo) gradient land on x's (H, W)."""
+    return tuple(x_shape[2 + i] - ((g_shape[2 + i] - 1) * st[i] - 2 * pd[i]
+                                   + dl[i] * (w_shape[2 + i] - 1) + 1) for i in range(2))
+
+
+def _conv2d_wgrad(x, g, wd, st, pd, dl, groups):
+    """Wg(x, g): the weight gradient of conv2d (weight shaped like ``wd``) as a recorded op."""
+    xd, gd = x._data, g._data
+    dw = ops.conv2d_backward(gd, xd, wd, stride=st, padding=pd, dilation=dl, groups=groups,
+                             needs=(False, True, False))[1]
+    rx, rg = x.requires_grad, g.requires_grad
+    if (rx or rg) and _mode.enabled:
+        op = _out_pad(xd.shape, gd.shape, wd.shape, st, pd, dl)
+
+        def bw(h):
+            h = np.ascontiguousarray(h, wd.dtype)
+            return (ops.conv_transpose2d(gd, h, None, stride=st, padding=pd, output_padding=op,
+                                         groups=groups, dilation=dl) if rx else None,
+                    ops.conv2d(xd, h, None, stride=st, padding=pd, dilation=dl, groups=groups)
+                    if rg else None)
+        return _node(dw, (x, g), bw, "ConvWeightGradBackward")
+    return _plain(dw)
+
+
+@_twice("ConvWeightGradBackward")
+def _wgrad_tw(node, out, h):
+    s = _saved(node.backward)
+    x, g = node.inputs
+    st, pd, dl, groups = s["st"], s["pd"], s["dl"], s["groups"]
+    return (conv_transpose2d(g, h, None, st, pd, s["op"], groups, dl) if s["rx"] else None,
+            conv2d(x, h, None, st, pd, dl, groups) if s["rg"] else None)
+
+
+@_twice("ConvolutionBackward")
+def _conv2d_tw(node, out, g):
+    s = _saved(node.backward)
+    x, w, b = node.inputs
+    st, pd, dl, groups = s["st"], s["pd"], s["dl"], s["groups"]
+    if s["relu"]:
+        g = g * _B._c(out._data > 0, g.dtype)
+    dx = dw = db = None
+    if s["rx"]:
+        op = _out_pad(x.shape, g.shape, w.shape, st, pd, dl)
+        dx = conv_transpose2d(g, w, None, st, pd, op, groups, dl)
+    if s["rw"]:
+        dw = _conv2d_wgrad(x, g, w._data, st, pd, dl, groups)
+    if s["rb"]:
+        db = g.sum((0, 2, 3))
+    return dx, dw, db
+
+
+@_twice("ConvTransposeBackward")
+def _conv_transpose2d_tw(node, out, g):
+    # y = conv_transpose2d(x, w) is the input gradient of conv2d(., w): its input gradient is
+    # conv2d(g, w) and its weight gradient Wg(g, x).
+    s = _saved(node.backward)
+    x, w, b = node.inputs
+    st, pd, dl, groups = s["st"], s["pd"], s["dl"], s["groups"]
+    return (conv2d(g, w, None, st, pd, dl, groups) if s["rx"] else None,
+            _conv2d_wgrad(g, x, w._data, st, pd, dl, groups) if s["rw"] else None,
+            g.sum((0, 2, 3)) if s["rb"] else None)

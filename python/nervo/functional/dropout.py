@@ -117,3 +117,31 @@ def one_hot(tensor, num_classes=-1):
     if idx.size and (idx.min() < 0 or idx.max() >= n):
         raise IndexError(f"nervo.nn.functional.one_hot: class values must be in [0, {n})")
     return _plain(np.eye(n, dtype=np.int64)[idx])
+
+
+# --------------------------------------------------------------------------- double backward
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+@_twice("DropoutBackward")
+def _dropout_tw(node, out, g):
+    s = _saved(node.backward)
+    if "seed" not in s:  # p == 1: everything dropped
+        return (g * 0.0,)
+    mask = ops.dropout_backward(np.ones(g.shape, g.dtype), s["p"], seed=s["seed"])
+    return (g * _plain(mask),)
+
+
+@_twice("EmbeddingBackward")
+def _embedding_tw(node, out, g):
+    s = _saved(node.backward)
+    idx, V, pad = s["idx"], s["V"], s["pad"]
+    scale = np.ones(idx.shape, g.dtype)
+    if s["scale_grad_by_freq"]:
+        scale = scale / np.bincount(idx.reshape(-1), minlength=V)[idx]
+    if pad is not None:
+        scale = scale * (idx != pad)
+    gs = g * _B._c(scale[..., None], g.dtype)
+    D = g.shape[-1]
+    return (None, _B._scatter(gs.reshape(-1, D), (V, D), idx.reshape(-1), True))

@@ -113,3 +113,34 @@ def bilinear(input1, input2, weight, bias=None):
     if bias is not None:
         y = y + bias
     return y.reshape(tuple(x1.shape[:-1]) + (n,))
+
+
+# --------------------------------------------------------------------------- double backward
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+@_twice("LinearBackward")
+def _linear_tw(node, out, g):
+    """dx = g' @ W, dW = g'.T @ x, db = sum(g'), g' = g * act'(y): recorded ops (create_graph)."""
+    s = _saved(node.backward)
+    x, w, b = node.inputs
+    act_bw = s["act_bw"]
+    if act_bw is ops.relu_backward:
+        g = g * _B._c(out._data > 0, g.dtype)
+    elif act_bw is ops.sigmoid_backward:
+        g = g * (out * (1.0 - out))
+    elif act_bw is ops.tanh_backward:
+        g = g * (1.0 - out * out)
+    g2 = g if g.ndim == 2 else g.reshape(-1, g.shape[-1])
+    dx = dw = db = None
+    if s["rx"]:
+        dx = _B.matmul(g2, w)
+        if x.ndim != 2:
+            dx = dx.reshape(x.shape)
+    if s["rw"]:
+        x2 = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+        dw = _B.matmul(_B.transpose(g2, 0, 1), x2)
+    if s["rb"]:
+        db = g2.sum(0)
+    return dx, dw, db

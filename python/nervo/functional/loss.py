@@ -217,3 +217,112 @@ def kl_div(input, target, size_average=None, reduce=None, reduction="mean", log_
         return _scale(d, g, reduction, denom).astype(xd.dtype, copy=False)
     return _pointwise("KlDivBackward", ops.kl_div, ops.kl_div_backward, input, target, reduction,
                       call, tgrad, log_target=log_target)
+
+
+# --------------------------------------------------------------------------- double backward
+# create_graph=True: each loss is rebuilt from differentiable Tensor ops on the original inputs
+# (same formula as the fused kernel) and differentiated with create_graph (basic._recompute).
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+from nervo.functional.activation import log_softmax  # noqa: E402
+
+
+def _loss_saved(node):
+    s = _saved(node.backward)
+    if "fn" in s and "sx" in s:  # _pointwise wrapped the fused closure to unbroadcast
+        s = _saved(s["fn"])
+    return s
+
+
+def _reduce(el, reduction, denom=None):
+    if reduction == "none":
+        return el
+    if reduction == "sum":
+        return el.sum()
+    return el.sum() / (el.numel() if denom is None else denom)
+
+
+def _pointwise_c(node, x, y):
+    s = _loss_saved(node)
+    kw, reduction, name = s["kw"], s["reduction"], node.name
+    if y is None:
+        y = _plain(s["args"][1])
+    d = x - y
+    if name == "MseLossBackward":
+        el = d * d
+    elif name == "L1LossBackward":
+        el = _B.abs(d)
+    elif name in ("HuberLossBackward", "SmoothL1LossBackward"):
+        lim = kw["delta"] if name == "HuberLossBackward" else kw["beta"]
+        ad = np.abs(d._data)
+        if lim == 0:
+            el = _B.abs(d)
+        elif name == "HuberLossBackward":
+            el = _B.where(ad < lim, d * d * 0.5, (_B.abs(d) - 0.5 * lim) * lim)
+        else:
+            el = _B.where(ad < lim, d * d * (0.5 / lim), _B.abs(d) - 0.5 * lim)
+    elif name == "BinaryCrossEntropyWithLogitsBackward":
+        w, pw = kw["weight"], kw["pos_weight"]
+        sp = _B.log1p(_B.exp(_B.neg(_B.abs(x)))) + _B.clamp(_B.neg(x), min=0.0)
+        coef = 1.0 if pw is None else y * _B._c(pw - 1, x.dtype) + 1.0
+        el = (1.0 - y) * x + coef * sp
+        if w is not None:
+            el = el * _B._c(w, x.dtype)
+    elif name == "BinaryCrossEntropyBackward":
+        w = kw["weight"]
+        el = _B.neg(y * _B.clamp(_B.log(x), min=-100.0)
+                    + (1.0 - y) * _B.clamp(_B.log(1.0 - x), min=-100.0))
+        if w is not None:
+            el = el * _B._c(w, x.dtype)
+    elif name == "KlDivBackward":
+        if kw["log_target"]:
+            el = _B.exp(y) * (y - x)
+        else:
+            pos = y._data > 0
+            el = _B.where(pos, y * (_B.log(_B.where(pos, y, 1.0)) - x), 0.0)
+    else:
+        raise _B._not_twice(node)
+    denom = None
+    if reduction == "batchmean":
+        denom = x.shape[0] if x.ndim else 1
+    return _reduce(el, reduction, denom)
+
+
+def _cross_entropy_c(node, x, _t_none):
+    s = _loss_saved(node)
+    kw, reduction = s["kw"], s["reduction"]
+    td = s["args"][1]
+    w, eps = kw["weight"], kw.get("label_smoothing", 0.0)
+    lp = x if node.name == "NllLossBackward" else log_softmax(x, 1)
+    C = x.shape[1]
+    dt = x._data.dtype
+    wshape = (1, C) + (1,) * (x.ndim - 2)
+    if td.dtype.kind == "f":  # class probabilities
+        q = td * (1 - eps) + eps / C if eps else td
+        lw = lp * _B._c(q, dt)
+        if w is not None:
+            lw = lw * _B._c(w.reshape(wshape), dt)
+        el = _B.neg(lw.sum(1))
+        return _reduce(el, reduction, el.numel())
+    ig = kw["ignore_index"]
+    valid = td != ig
+    safe = np.where(valid, td, 0)
+    wi = (w[safe] if w is not None else np.ones(safe.shape)) * valid
+    nll = _B.neg(_B.gather(lp, 1, _plain(np.expand_dims(safe, 1))).squeeze(1)) * _B._c(wi, dt)
+    denom = wi.sum()
+    if eps:
+        lw = lp if w is None else lp * _B._c(w.reshape(wshape), dt)
+        smooth = _B.neg(lw.sum(1)) * _B._c(valid, dt)
+        if reduction == "none":
+            return nll * (1 - eps) + smooth * (eps / C)
+        if reduction == "sum":
+            return nll.sum() * (1 - eps) + smooth.sum() * (eps / C)
+        return (nll.sum() * (1 - eps) + smooth.sum() * (eps / C)) / float(denom)
+    return _reduce(nll, reduction, float(denom))
+
+
+for _n in ("MseLossBackward", "L1LossBackward", "HuberLossBackward", "SmoothL1LossBackward",
+           "BinaryCrossEntropyWithLogitsBackward", "BinaryCrossEntropyBackward", "KlDivBackward"):
+    _twice(_n)(_B._recompute(_pointwise_c))
+_twice("CrossEntropyBackward", "NllLossBackward")(_B._recompute(_cross_entropy_c))
+del _n

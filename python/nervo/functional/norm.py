@@ -52,7 +52,9 @@ def batch_norm(input, running_mean, running_var, weight=None, bias=None, trainin
             dx, dw, db = ops.batch_norm_backward(g, xd, wd, mean, rstd, training=use_batch,
                                                  needs=(rx, rw, rb))
             return dx, None, None, dw, db
-        return _node(y, (x, None, None, weight, bias), bw, "BatchNormBackward")
+        out = _node(y, (x, None, None, weight, bias), bw, "BatchNormBackward")
+        out.grad_fn.ctx = eps  # for the differentiable backward (create_graph)
+        return out
     return _plain(y)
 
 
@@ -76,7 +78,9 @@ def layer_norm(input, normalized_shape, weight=None, bias=None, eps=1e-5):
     if (rx or rw or rb) and _mode.enabled:
         def bw(g):
             return ops.layer_norm_backward(g, xd, ns, mean, rstd, wd, needs=(rx, rw, rb))
-        return _node(y, (x, weight, bias), bw, "LayerNormBackward")
+        out = _node(y, (x, weight, bias), bw, "LayerNormBackward")
+        out.grad_fn.ctx = eps  # for the differentiable backward (create_graph)
+        return out
     return _plain(y)
 
 
@@ -100,7 +104,9 @@ def group_norm(input, num_groups, weight=None, bias=None, eps=1e-5):
     if (rx or rw or rb) and _mode.enabled:
         def bw(g):
             return ops.group_norm_backward(g, xd, num_groups, mean, rstd, wd, needs=(rx, rw, rb))
-        return _node(y, (x, weight, bias), bw, "GroupNormBackward")
+        out = _node(y, (x, weight, bias), bw, "GroupNormBackward")
+        out.grad_fn.ctx = eps  # for the differentiable backward (create_graph)
+        return out
     return _plain(y)
 
 
@@ -115,3 +121,52 @@ def normalize(input, p=2.0, dim=1, eps=1e-12):
     from nervo.functional.basic import clamp, norm
     x = _t(input)
     return x / clamp(norm(x, p, dim, keepdim=True), min=eps)
+
+
+# --------------------------------------------------------------------------- double backward
+# create_graph=True: the normalizations are rebuilt from differentiable Tensor ops (mean, var,
+# rsqrt) on the original inputs and differentiated with create_graph (basic._recompute).
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+def _affine(y, w, b, shape):
+    if w is not None:
+        y = y * w.reshape(shape)
+    if b is not None:
+        y = y + b.reshape(shape)
+    return y
+
+
+def _normalized(x, dims, eps):
+    xc = x - _B.mean(x, dims, keepdim=True)
+    return xc * _B.rsqrt(_B.mean(xc * xc, dims, keepdim=True) + eps)
+
+
+def _layer_norm_c(node, x, w, b):
+    ns = _saved(node.backward)["ns"]
+    dims = tuple(range(x.ndim - len(ns), x.ndim))
+    return _affine(_normalized(x, dims, node.ctx), w, b, ns)
+
+
+def _batch_norm_c(node, x, _rm, _rv, w, b):
+    s = _saved(node.backward)
+    shape = (1, -1) + (1,) * (x.ndim - 2)
+    if s["use_batch"]:
+        y = _normalized(x, (0,) + tuple(range(2, x.ndim)), node.ctx)
+    else:  # running statistics: constants
+        dt = x._data.dtype
+        y = (x - _B._c(s["mean"].reshape(shape), dt)) * _B._c(s["rstd"].reshape(shape), dt)
+    return _affine(y, w, b, shape)
+
+
+def _group_norm_c(node, x, w, b):
+    G = _saved(node.backward)["num_groups"]
+    xs = x.shape
+    y = _normalized(x.reshape(xs[0], G, -1), (2,), node.ctx).reshape(xs)
+    return _affine(y, w, b, (1, -1) + (1,) * (x.ndim - 2))
+
+
+_twice("LayerNormBackward")(_B._recompute(_layer_norm_c))
+_twice("BatchNormBackward")(_B._recompute(_batch_norm_c))
+_twice("GroupNormBackward")(_B._recompute(_group_norm_c))

@@ -156,4 +156,60 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
     return max_pool2d(x, k, k, 0, 1, False, return_indices)
 
 
+# --------------------------------------------------------------------------- double backward
+# Pooling backwards are linear in the gradient: max pooling scatters it to the argmax positions
+# (adjoint: gather them), average pooling applies A^T (adjoint: the pooling A itself). Written as
+# recorded ops whose backward is the adjoint, every order is differentiable.
+import numpy as _np  # noqa: E402 (np is deleted at the end of this module)
+
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+@_twice("MaxPool2DBackward")
+def _max_pool2d_tw(node, out, g):
+    s = _saved(node.backward)
+    idx, shape = s["idx"], s["shape"]
+    N, C = shape[0], shape[1]
+    at = (_np.arange(N).reshape(N, 1, 1), _np.arange(C).reshape(1, C, 1), idx.reshape(N, C, -1))
+    flat = _B._scatter(g.reshape(N, C, -1), (N, C, shape[2] * shape[3]), at, True)
+    return (flat.reshape(shape),)
+
+
+def _pool_grad(g, grad_np, pool_np, pool_t):
+    """``grad_np(g)`` (a pooling backward, linear in g) as a recorded op; its backward is the
+    pooling itself (``pool_np`` on arrays; ``pool_t`` on Tensors, kept in ``ctx`` for
+    create_graph)."""
+    dx = grad_np(g._data)
+    if g.requires_grad and _mode.enabled:
+        out = _node(dx, (g,), lambda h: (pool_np(_np.ascontiguousarray(h, dx.dtype)),),
+                    "PoolGradBackward")
+        out.grad_fn.ctx = pool_t
+        return out
+    return _plain(dx)
+
+
+@_twice("PoolGradBackward")
+def _pool_grad_tw(node, out, h):
+    return (node.ctx(h),)
+
+
+@_twice("AvgPool2DBackward")
+def _avg_pool2d_tw(node, out, g):
+    v = _saved(node.backward)
+    shape, args = v["shape"], (v["k"], v["s"], v["p"], v["ceil_mode"], v["count_include_pad"],
+                               v["divisor_override"])
+    return (_pool_grad(g, lambda a: ops.avg_pool2d_backward(a, shape, *args),
+                       lambda a: ops.avg_pool2d(a, *args), lambda t: avg_pool2d(t, *args)),)
+
+
+@_twice("AdaptiveAvgPool2DBackward")
+def _adaptive_avg_pool2d_tw(node, out, g):
+    shape = _saved(node.backward)["shape"]
+    o = tuple(g.shape[2:])
+    return (_pool_grad(g, lambda a: ops.adaptive_avg_pool2d_backward(a, shape),
+                       lambda a: ops.adaptive_avg_pool2d(a, o),
+                       lambda t: adaptive_avg_pool2d(t, o)),)
+
+
 del np

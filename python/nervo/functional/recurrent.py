@@ -16,6 +16,11 @@ from nervo.functional.basic import _node, _plain, _t
 
 __all__ = ["rnn_layer"]
 
+# Callbacks f(call) run after every rnn_layer call that records autograd; ``call`` is a dict of
+# the call's inputs, saved forward state and output Tensors (nervo.privacy reads per-sample
+# gradients from them: the saved states plus the gradients reaching hs / c_n).
+observers = []
+
 
 def _data(t):
     return None if t is None else t._data
@@ -63,4 +68,7 @@ def rnn_layer(input, weight_ih, weight_hh, bias_ih=None, bias_hh=None, h0=None, 
     cn = None
     if cn_data is not None:
         cn = _node(cn_data, inputs, lambda g: grads(np.zeros_like(r.hs), g), "LSTMCellStateBackward")
+    for f in tuple(observers):
+        f(dict(x=xd, params=(weight_ih, weight_hh, bias_ih, bias_hh), saved=r, mode=mode,
+               lengths=lengths, reverse=reverse, hs=hs, cn=cn))
     return hs, cn

@@ -55,7 +55,12 @@ class RNNBase(Module):
     Args:
         mode: "lstm", "gru", "rnn_tanh" or "rnn_relu".
         input_size, hidden_size, num_layers, bias, batch_first, dropout (between layers, in
-        training), bidirectional: as in torch. proj_size is not supported (must be 0).
+        training), bidirectional: as in torch.
+        proj_size: LSTM only, as in torch: h_t = W_hr (o_t * tanh(c_t)) with weight_hr_l{k}
+            (proj_size, hidden_size); h states and outputs then have proj_size features.
+            NOTE: a projected LSTM runs step by step on nervo's generic ops (one GEMM per step
+            for each of the hidden and projection products, gates as separate elementwise ops),
+            not on the fused recurrent kernel.
     """
 
     def __init__(self, mode, input_size, hidden_size, num_layers=1, bias=True, batch_first=False,
@@ -70,24 +75,32 @@ class RNNBase(Module):
             raise ValueError(f"{name}: num_layers must be a positive int, got {num_layers!r}")
         if not (isinstance(dropout, (int, float)) and 0 <= dropout <= 1) or isinstance(dropout, bool):
             raise ValueError(f"{name}: dropout must be a number in [0, 1], got {dropout!r}")
-        if proj_size:
-            raise NotImplementedError(f"{name}: proj_size is not supported by nervo")
+        if not isinstance(proj_size, int) or isinstance(proj_size, bool) or proj_size < 0:
+            raise ValueError(f"{name}: proj_size must be a non-negative int, got {proj_size!r}")
+        if proj_size and mode != "lstm":
+            raise ValueError(f"{name}: proj_size is only supported for LSTM, not {name}")
+        if proj_size >= hidden_size:
+            raise ValueError(f"{name}: proj_size ({proj_size}) has to be smaller than hidden_size "
+                             f"({hidden_size})")
         self.mode = mode
         self.input_size, self.hidden_size, self.num_layers = input_size, hidden_size, num_layers
         self.bias, self.batch_first, self.dropout = bias, batch_first, float(dropout)
-        self.bidirectional, self.proj_size = bidirectional, 0
+        self.bidirectional, self.proj_size = bidirectional, proj_size
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
         G = _GATES[mode]
         D = 2 if bidirectional else 1
+        real_hidden = proj_size or hidden_size  # features of h (torch's real_hidden_size)
         self._flat_weights_names = []
         for layer in range(num_layers):
             for d in range(D):
                 sfx = f"_l{layer}" + ("_reverse" if d else "")
-                in_sz = input_size if layer == 0 else hidden_size * D
+                in_sz = input_size if layer == 0 else real_hidden * D
                 names = [("weight_ih" + sfx, (G * hidden_size, in_sz)),
-                         ("weight_hh" + sfx, (G * hidden_size, hidden_size))]
+                         ("weight_hh" + sfx, (G * hidden_size, real_hidden))]
                 if bias:
                     names += [("bias_ih" + sfx, (G * hidden_size,)), ("bias_hh" + sfx, (G * hidden_size,))]
+                if proj_size:
+                    names.append(("weight_hr" + sfx, (proj_size, hidden_size)))
                 for n, shape in names:
                     setattr(self, n, Parameter(np.empty(shape, dt)))
                     self._flat_weights_names.append(n)
@@ -132,7 +145,8 @@ class RNNBase(Module):
                              f"{self.input_size} (input shape {tuple(input.shape)})")
         ln = _lengths(lengths, mask, B, T, name)
         D = 2 if self.bidirectional else 1
-        H = self.hidden_size
+        H = self.proj_size or self.hidden_size  # features of h
+        Hc = self.hidden_size  # features of c
         h0s = c0s = None
         if hx is not None:
             if lstm:
@@ -141,8 +155,8 @@ class RNNBase(Module):
                 h0s, c0s = hx
             else:
                 h0s = hx
-            want = (self.num_layers * D, H) if unbatched else (self.num_layers * D, B, H)
-            for what, t in (("h_0", h0s), ("c_0", c0s)):
+            for what, t, n in (("h_0", h0s, H), ("c_0", c0s, Hc)):
+                want = (self.num_layers * D, n) if unbatched else (self.num_layers * D, B, n)
                 if t is not None and tuple(t.shape) != want:
                     raise ValueError(f"{name}: {what} has shape {tuple(t.shape)}, expected {want}")
             if unbatched:
@@ -156,14 +170,21 @@ class RNNBase(Module):
                 k = layer * D + d
                 h0 = h0s[k] if h0s is not None else None
                 c0 = c0s[k] if c0s is not None else None
-                hs, c_last = rnn_layer(layer_in, *self._layer_params(layer, d), h0, c0,
-                                       mode=self.mode, lengths=ln, reverse=bool(d))
+                if self.proj_size:
+                    w_hr = getattr(self, f"weight_hr_l{layer}" + ("_reverse" if d else ""))
+                    hs, c_last = _lstm_projected_layer(layer_in, *self._layer_params(layer, d),
+                                                       w_hr, h0, c0, ln, bool(d))
+                else:
+                    hs, c_last = rnn_layer(layer_in, *self._layer_params(layer, d), h0, c0,
+                                           mode=self.mode, lengths=ln, reverse=bool(d))
                 outs.append(hs)
                 if T == 0:
                     hn.append(h0 if h0 is not None else F.basic._plain(np.zeros((B, H), x.dtype)))
                 else:
                     hn.append(hs[0 if d else T - 1])
                 if lstm:
+                    if c_last is None:  # T == 0
+                        c_last = c0 if c0 is not None else F.basic._plain(np.zeros((B, Hc), x.dtype))
                     cn.append(c_last)
             out = outs[0] if D == 1 else F.cat(outs, dim=2)
             if self.dropout and self.training and layer < self.num_layers - 1:
@@ -195,7 +216,43 @@ class RNNBase(Module):
             s += f", dropout={self.dropout}"
         if self.bidirectional:
             s += ", bidirectional=True"
+        if self.proj_size:
+            s += f", proj_size={self.proj_size}"
         return s
+
+
+def _lstm_projected_layer(x, w_ih, w_hh, b_ih, b_hh, w_hr, h0, c0, lengths, reverse):
+    """One LSTM layer with a projection (torch's proj_size), step by step on generic ops.
+
+    x (T, B, I); w_hh (4H, P); w_hr (P, H); h0 (B, P), c0 (B, H) or None. Returns (hs, c_n) as
+    rnn_layer does: hs (T, B, P) carried hidden states (padded steps carry the state), c_n (B, H)
+    or None when T == 0.
+    """
+    T, B, _ = x.shape
+    H, P = w_hr.shape[1], w_hr.shape[0]
+    if T == 0:
+        return F.basic._plain(np.zeros((0, B, P), x.dtype)), None
+    xp = F.linear(x, w_ih, b_ih)  # the input projection of all steps: one GEMM
+    h = h0 if h0 is not None else F.basic._plain(np.zeros((B, P), x.dtype))
+    c = c0 if c0 is not None else F.basic._plain(np.zeros((B, H), x.dtype))
+    outs = [None] * T
+    for s in range(T):
+        t = T - 1 - s if reverse else s
+        g = xp[t] + F.linear(h, w_hh, b_hh)
+        i, f = F.sigmoid(g[:, :H]), F.sigmoid(g[:, H:2 * H])
+        gg, o = F.tanh(g[:, 2 * H:3 * H]), F.sigmoid(g[:, 3 * H:])
+        c_new = f * c + i * gg
+        h_new = F.linear(o * F.tanh(c_new), w_hr)
+        if lengths is not None:  # padded step: carry the state unchanged
+            m = (t < lengths)[:, None]
+            if not m.all():
+                keep = F.basic._plain(m.astype(x.dtype))
+                drop = F.basic._plain((~m).astype(x.dtype))
+                h_new = h_new * keep + h * drop
+                c_new = c_new * keep + c * drop
+        h, c = h_new, c_new
+        outs[t] = h
+    return F.stack(outs, 0), c
 
 
 class RNN(RNNBase):

@@ -39,7 +39,9 @@ class MultiheadAttention(Module):
         kdim, vdim: key/value feature sizes (default embed_dim; if different, separate
             q_proj_weight/k_proj_weight/v_proj_weight replace in_proj_weight, as in torch).
         batch_first: inputs (N, L, E) instead of (L, N, E).
-        add_bias_kv, add_zero_attn: not supported (must be False).
+        add_bias_kv: learned bias_k, bias_v (1, 1, embed_dim) appended to the projected keys and
+            values as one extra position (masks get an allowed column), as in torch.
+        add_zero_attn: one more all-zero key/value position per head, after bias_kv, as in torch.
 
     forward(query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
     average_attn_weights=True, is_causal=False) -> (output, weights or None). Masks follow torch:
@@ -67,9 +69,6 @@ class MultiheadAttention(Module):
         if embed_dim % num_heads:
             raise ValueError(f"MultiheadAttention: embed_dim ({embed_dim}) must be divisible by "
                              f"num_heads ({num_heads})")
-        if add_bias_kv or add_zero_attn:
-            raise NotImplementedError("MultiheadAttention: add_bias_kv / add_zero_attn are not "
-                                      "supported by nervo")
         if not 0.0 <= dropout < 1.0:
             raise ValueError(f"MultiheadAttention: dropout must be in [0, 1), got {dropout}")
         dt = np.dtype(dtype) if dtype is not None else get_default_dtype()
@@ -95,8 +94,12 @@ class MultiheadAttention(Module):
         else:
             self.register_parameter("in_proj_bias", None)
         self.out_proj = _OutProj(E, E, bias=bias, dtype=dt)
-        self.bias_k = self.bias_v = None
-        self.add_zero_attn = False
+        if add_bias_kv:
+            self.bias_k = Parameter(np.empty((1, 1, E), dt))
+            self.bias_v = Parameter(np.empty((1, 1, E), dt))
+        else:
+            self.bias_k = self.bias_v = None
+        self.add_zero_attn = bool(add_zero_attn)
         self._reset_parameters()
 
     def _reset_parameters(self):
@@ -110,6 +113,9 @@ class MultiheadAttention(Module):
         if self.in_proj_bias is not None:
             init.zeros_(self.in_proj_bias)
             init.zeros_(self.out_proj.bias)
+        if self.bias_k is not None:
+            init.xavier_normal_(self.bias_k)
+            init.xavier_normal_(self.bias_v)
 
     def forward(self, query, key, value, key_padding_mask=None, need_weights=True, attn_mask=None,
                 average_attn_weights=True, is_causal=False):
@@ -134,14 +140,20 @@ class MultiheadAttention(Module):
             attn_mask=attn_mask, q_proj_weight=self.q_proj_weight,
             k_proj_weight=self.k_proj_weight, v_proj_weight=self.v_proj_weight,
             average_attn_weights=average_attn_weights, is_causal=is_causal,
-            batch_first=self.batch_first)
+            batch_first=self.batch_first, bias_k=self.bias_k, bias_v=self.bias_v,
+            add_zero_attn=self.add_zero_attn)
         if unbatched:
             out = out.squeeze(0 if self.batch_first else 1)
             w = w.squeeze(0) if w is not None else None
         return out, w
 
     def extra_repr(self):
-        return f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
+        s = f"embed_dim={self.embed_dim}, num_heads={self.num_heads}, dropout={self.dropout}"
+        if self.bias_k is not None:
+            s += ", add_bias_kv=True"
+        if self.add_zero_attn:
+            s += ", add_zero_attn=True"
+        return s
 
 
 def _activation(act, call):

@@ -19,6 +19,7 @@ adversary who can observe the generator.
 from __future__ import annotations
 
 import math
+import weakref
 from contextlib import contextmanager
 
 import numpy as np
@@ -26,7 +27,7 @@ import numpy as np
 from nervo import nn
 from nervo.autograd import is_grad_enabled
 from nervo.privacy.accountant import RDPAccountant, get_noise_multiplier
-from nervo.privacy.grad_sample import SUPPORTED, rule_for
+from nervo.privacy.grad_sample import RECURRENT, SUPPORTED, RNNRecord, recurrent_suffixes, rule_for
 from nervo.tensor import Tensor
 
 
@@ -122,6 +123,10 @@ def check_model(model, call: str = "nervo.privacy.make_private") -> list:
         own = [p for p in m.parameters(recurse=False) if p.requires_grad]
         if not own:
             continue
+        if isinstance(m, RECURRENT) and getattr(m, "proj_size", 0):
+            raise ValueError(f"{call}: '{label}' is an LSTM with proj_size={m.proj_size}; it runs "
+                             "step by step on generic ops, and nervo.privacy has no per-sample "
+                             "rule for it. Use proj_size=0 (optionally followed by a Linear)")
         rule = rule_for(m)
         if rule is None:
             bad.append(f"'{label}' ({type(m).__name__})")
@@ -147,7 +152,49 @@ class GradSampleHooks:
         self.model = model
         self.layers = check_model(model, call)
         self.records = {id(m): [] for _, m, _ in self.layers}
-        self.handles = [m.register_forward_hook(self._forward_hook) for _, m, _ in self.layers]
+        self.handles = [m.register_forward_hook(self._forward_hook) for _, m, _ in self.layers
+                        if not isinstance(m, RECURRENT)]
+        # Recurrent modules run one fused op per layer and direction (functional.rnn_layer); an
+        # observer of that op records each call, found by its weight_hh.
+        self._rnn = {id(w): (m, sfx) for _, m, _ in self.layers if isinstance(m, RECURRENT)
+                     for sfx, w in recurrent_suffixes(m).items()}
+        self._observer = None
+        if self._rnn:
+            from nervo.functional import recurrent
+            ref = weakref.WeakMethod(self._rnn_call)
+
+            def observer(call):
+                f = ref()
+                if f is None:   # these hooks were dropped without remove()
+                    if observer in recurrent.observers:
+                        recurrent.observers.remove(observer)
+                    return
+                f(call)
+            self._observer = observer
+            recurrent.observers.append(observer)
+
+    def _rnn_call(self, call):
+        hit = self._rnn.get(id(call["params"][1]))
+        if hit is None:
+            return
+        module, sfx = hit
+        if not module.training or not is_grad_enabled():
+            return
+        r = call["saved"]
+        lengths = call["lengths"]
+        rec = RNNRecord(sfx, call["x"], r, call["mode"],
+                        None if lengths is None else np.asarray(lengths), call["reverse"],
+                        call["params"][1].numpy())
+        self.records[id(module)].append(rec)
+
+        def on_hs(g):
+            rec.dhs = g.numpy()
+
+        def on_cn(g):
+            rec.dcn = g.numpy()
+        call["hs"].register_hook(on_hs)
+        if call["cn"] is not None:
+            call["cn"].register_hook(on_cn)
 
     def _forward_hook(self, module, inputs, output):
         if not module.training or not is_grad_enabled():
@@ -167,8 +214,9 @@ class GradSampleHooks:
 
     def batch_size(self):
         """Samples in the recorded batch (None when nothing was recorded)."""
-        sizes = {rec[0].shape[0] for recs in self.records.values() for rec in recs
-                 if rec[1] is not None and rec[0].ndim}
+        sizes = {rec.x.shape[1] if isinstance(rec, RNNRecord) else rec[0].shape[0]
+                 for recs in self.records.values() for rec in recs
+                 if (rec.done if isinstance(rec, RNNRecord) else rec[1] is not None and rec[0].ndim)}
         if len(sizes) > 1:
             raise RuntimeError(f"nervo.privacy: layers saw different batch sizes {sorted(sizes)} "
                                f"in one step; every layer's input must have the batch first")
@@ -178,7 +226,10 @@ class GradSampleHooks:
         """``{id(param): PerSample}`` for the recorded step (``scale`` multiplies each ``g``)."""
         out = {}
         for _, m, rule in self.layers:
-            recs = [(x, g) for x, g in self.records[id(m)] if g is not None]
+            if isinstance(m, RECURRENT):
+                recs = [r for r in self.records[id(m)] if r.done]
+            else:
+                recs = [(x, g) for x, g in self.records[id(m)] if g is not None]
             if not recs:
                 continue
             for pname, ps in rule(m, recs, scale).items():
@@ -193,6 +244,11 @@ class GradSampleHooks:
         for h in self.handles:
             h.remove()
         self.handles = []
+        if self._observer is not None:
+            from nervo.functional import recurrent
+            if self._observer in recurrent.observers:
+                recurrent.observers.remove(self._observer)
+            self._observer = None
         self.clear()
 
 
@@ -461,7 +517,8 @@ def make_private(model, optimizer, data_loader, noise_multiplier: float | None =
 
     Args:
         model: a ``nn.Module`` whose trainable layers are Linear, Conv1d/2d, Embedding,
-            LayerNorm or GroupNorm (frozen layers of any kind are fine).
+            LayerNorm, GroupNorm, RNN / LSTM / GRU or their cells (frozen layers of any kind
+            are fine).
         optimizer: any nervo optimizer over (a subset of) the model's parameters.
         data_loader: a ``nervo.data.DataLoader`` (or a :class:`DPDataLoader`).
         noise_multiplier: ``sigma``: noise std / ``max_grad_norm``.

@@ -21,6 +21,14 @@ per-sample weight gradient is ``G_n^T X_n`` (O, I). For it:
 
 Calling a layer several times in one forward (weight sharing) concatenates its records along T,
 which is exactly the per-sample sum of the contributions.
+
+Recurrent layers (RNN / LSTM / GRU and their cells) are records of the same kind: each
+``rnn_layer`` call (one layer, one direction) saves its input ``x`` (T, N, I), its hidden
+states and gate activations; the gradients reaching its outputs (``dhs``, ``dcn``) are caught
+during ``backward()``. :func:`gate_grads` runs backward through time over the saved state
+(vectorized over the batch, one (N, G*H) x (G*H, H) GEMM per step) to get the per-step gate
+gradients ``dg`` (T, N, G*H); then ``dW_ih`` is the record ``(x, dg_x)`` and ``dW_hh`` the record
+``(h_prev, dg_h)``, each over the T steps, and the biases are ``sum_t dg``.
 """
 from __future__ import annotations
 
@@ -29,7 +37,9 @@ import numpy as np
 from nervo import nn
 
 # Layer types with a per-sample rule; subclasses count too.
-SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding, nn.LayerNorm, nn.GroupNorm)
+SUPPORTED = (nn.Linear, nn.Conv1d, nn.Conv2d, nn.Embedding, nn.LayerNorm, nn.GroupNorm,
+             nn.RNN, nn.LSTM, nn.GRU, nn.RNNCell, nn.LSTMCell, nn.GRUCell)
+RECURRENT = (nn.RNNBase, nn.RNNCellBase)
 
 
 class PerSample:
@@ -108,6 +118,11 @@ class Outer(PerSample):
             f = self._full.reshape(self._full.shape[0], -1)
             return (c.astype(f.dtype) @ f).reshape(self.shape)
         N, T, I = self.X.shape
+        O = self.G.shape[2]
+        if self.X.flags.c_contiguous and I < O:   # scale the narrower factor
+            Xc = self.X * c.astype(self.X.dtype)[:, None, None]
+            G = self.G if self.G.flags.c_contiguous else np.ascontiguousarray(self.G)
+            return (G.reshape(N * T, O).T @ Xc.reshape(N * T, I)).reshape(self.shape)
         Gc = self.G * c.astype(self.G.dtype)[:, None, None]
         if self.X.flags.c_contiguous:
             return (Gc.reshape(N * T, -1).T @ self.X.reshape(N * T, I)).reshape(self.shape)
@@ -328,8 +343,176 @@ def _group_norm(module, recs, scale):
     return out
 
 
+# -- recurrent layers -------------------------------------------------------------------------
+
+class RNNRecord:
+    """One ``rnn_layer`` call of a hooked recurrent module: ``sfx`` names its parameters
+    (``weight_ih`` + sfx, ...), the rest is what the call saved and, after backward, the
+    gradients that reached its hidden states (``dhs``, (T, N, H)) and final cell state (``dcn``)."""
+
+    __slots__ = ("sfx", "x", "saved", "mode", "lengths", "reverse", "w_hh", "dhs", "dcn")
+
+    def __init__(self, sfx, x, saved, mode, lengths, reverse, w_hh):
+        self.sfx, self.x, self.saved, self.mode = sfx, x, saved, mode
+        self.lengths, self.reverse, self.w_hh = lengths, reverse, w_hh
+        self.dhs = self.dcn = None
+
+    @property
+    def done(self):
+        return self.dhs is not None or self.dcn is not None
+
+
+def gate_grads(mode, w_hh, saved, dhs, dcn=None, lengths=None, reverse=False, *,
+               batch_first=False) -> np.ndarray:
+    """Per-step gate gradients of one recurrent layer, (T, N, W) in the kernel's layout
+    (csrc/ops/rnn/rnn.h): LSTM [i f g o] and RNN [a] are the gradients of the gate
+    pre-activations (the same for the x- and h-projections); GRU [r z hn n]: columns [0, 3H) are
+    the gradient of the h-projection ``W_hh h + b_hh``, columns [0, 2H) + [3H, 4H) that of the
+    x-projection ``W_ih x + b_ih``.
+
+    Backward through time over the saved forward state ``saved`` (an ``ops.RNNForward``) with
+    ``dhs`` (T, N, H) the gradient reaching the hidden states and ``dcn`` (N, H) the one reaching
+    the final LSTM cell state; padded steps (``lengths``) pass gradients through unchanged and
+    get zero gate gradients. The same arithmetic as the kernel's backward, vectorized over the
+    batch: per step a few elementwise passes and one (N, G*H) x (G*H, H) GEMM.
+    ``batch_first=True`` returns a C-contiguous (N, T, W) array instead (no transposed copy).
+    """
+    hs, cs, ws = saved.hs, saved.cs, saved.ws
+    T, N, H = hs.shape
+    dt = hs.dtype
+    lstm, gru = mode == "lstm", mode == "gru"
+    GH = w_hh.shape[0]
+    dg = np.empty((N, T, ws.shape[2]) if batch_first else (T, N, ws.shape[2]), dt)
+    dh = np.zeros((N, H), dt)
+    dc = None
+    if lstm:
+        dc = np.zeros((N, H), dt) if dcn is None else np.array(dcn, dt)
+    if dhs is None:
+        dhs = np.zeros((T, N, H), dt)
+    one = dt.type(1)
+    w = np.asarray(w_hh, dt)
+    steps = range(T) if reverse else range(T - 1, -1, -1)   # the forward's order, reversed
+    with np.errstate(all="ignore"):   # padded rows may hold unactivated scratch; masked below
+        for t in steps:
+            first = t == (T - 1 if reverse else 0)
+            tp = t + 1 if reverse else t - 1
+            out = dg[:, t] if batch_first else dg[t]
+            d = dhs[t] + dh
+            dh_direct = None
+            if lstm:
+                gi, gf, gg, go = (ws[t, :, k * H:(k + 1) * H] for k in range(4))
+                cp = saved.c0 if first else cs[tp]
+                tc = np.tanh(cs[t])
+                dcv = d * go * (one - tc * tc) + dc
+                out[:, :H] = dcv * gg * gi * (one - gi)
+                out[:, H:2 * H] = dcv * cp * gf * (one - gf)
+                out[:, 2 * H:3 * H] = dcv * gi * (one - gg * gg)
+                out[:, 3 * H:] = d * tc * go * (one - go)
+                dc_new = dcv * gf
+            elif gru:
+                r, z, nn_, hn = (ws[t, :, k * H:(k + 1) * H] for k in range(4))
+                hp = saved.h0 if first else hs[tp]
+                dna = d * (one - z) * (one - nn_ * nn_)
+                out[:, :H] = dna * hn * r * (one - r)
+                out[:, H:2 * H] = d * (hp - nn_) * z * (one - z)
+                out[:, 2 * H:3 * H] = dna * r
+                out[:, 3 * H:] = dna
+                dh_direct = d * z
+            elif mode == "rnn_tanh":
+                y = hs[t]
+                out[...] = d * (one - y * y)
+            else:   # rnn_relu
+                out[...] = np.where(hs[t] > 0, d, dt.type(0))
+            act = None
+            if lengths is not None:
+                act = t < lengths
+                if act.all():
+                    act = None
+                else:
+                    out[~act] = 0
+            dh_new = out[:, :GH] @ w
+            if dh_direct is not None:
+                dh_new += dh_direct
+            if act is None:
+                dh = dh_new
+                if lstm:
+                    dc = dc_new
+            else:
+                dh = np.where(act[:, None], dh_new, d)
+                if lstm:
+                    dc = np.where(act[:, None], dc_new, dc)
+    return dg
+
+
+def _recurrent(module, recs, scale):
+    """Per-sample gradients of a recurrent module from its ``RNNRecord`` s (one per layer,
+    direction and call); records of the same parameters (calls of a cell in a loop, or of the
+    module several times) concatenate along time."""
+    by = {}
+    for rec in recs:
+        if not rec.done:
+            continue
+        h0, hs = rec.saved.h0, rec.saved.hs
+        T, N, H = hs.shape
+        GH = rec.w_hh.shape[0]
+        dg = gate_grads(rec.mode, rec.w_hh, rec.saved, rec.dhs, rec.dcn, rec.lengths,
+                        rec.reverse, batch_first=True)             # (N, T, W)
+        if scale != 1.0:
+            dg *= dg.dtype.type(scale)
+        hprev = np.empty((N, T, H), hs.dtype)                       # the state each step read
+        if T:
+            if rec.reverse:
+                hprev[:, :T - 1] = hs[1:].transpose(1, 0, 2)
+                hprev[:, T - 1] = h0
+            else:
+                hprev[:, 1:] = hs[:-1].transpose(1, 0, 2)
+                hprev[:, 0] = h0
+        d = by.setdefault(rec.sfx, {"X": [], "dg": [], "Hp": [], "gru": rec.mode == "gru",
+                                    "H": H, "GH": GH})
+        d["X"].append(np.ascontiguousarray(rec.x.transpose(1, 0, 2)))
+        d["dg"].append(dg)
+        d["Hp"].append(hprev)
+    out = {}
+    for sfx, d in by.items():
+        dg, H, GH = _cat(d["dg"]), d["H"], d["GH"]
+        X = _cat(d["X"])
+        Gh = dg[:, :, :GH]      # gradient of the h-projection (all of dg for LSTM / RNN)
+        w_ih, w_hh = getattr(module, "weight_ih" + sfx), getattr(module, "weight_hh" + sfx)
+        b_ih = getattr(module, "bias_ih" + sfx, None)
+        b_hh = getattr(module, "bias_hh" + sfx, None)
+        if w_ih.requires_grad:
+            if d["gru"]:   # x-projection gradient: columns [0, 2H) (r, z) and [3H, 4H) (n)
+                I = X.shape[2]
+                out["weight_ih" + sfx] = Blocks([Outer(X, dg[:, :, :2 * H], (2 * H, I)),
+                                                 Outer(X, dg[:, :, 3 * H:], (H, I))], w_ih.shape)
+            else:
+                out["weight_ih" + sfx] = Outer(X, Gh, w_ih.shape)
+        if w_hh.requires_grad:
+            out["weight_hh" + sfx] = Outer(_cat(d["Hp"]), Gh, w_hh.shape)
+        if b_ih is not None and b_ih.requires_grad:
+            gb = Gh.sum(axis=1)
+            if d["gru"]:
+                gb[:, 2 * H:] = dg[:, :, 3 * H:].sum(axis=1)
+            out["bias_ih" + sfx] = Dense(gb, b_ih.shape)
+        if b_hh is not None and b_hh.requires_grad:
+            out["bias_hh" + sfx] = Dense(Gh.sum(axis=1), b_hh.shape)
+    return out
+
+
+def recurrent_suffixes(module):
+    """``{suffix: weight_hh Parameter}`` of a recurrent module (one entry per layer and
+    direction; ``""`` for a cell)."""
+    if isinstance(module, nn.RNNCellBase):
+        return {"": module.weight_hh}
+    D = 2 if module.bidirectional else 1
+    return {f"_l{k}" + ("_reverse" if d else ""): getattr(module, f"weight_hh_l{k}" + ("_reverse" if d else ""))
+            for k in range(module.num_layers) for d in range(D)}
+
+
 def rule_for(module):
     """The per-sample rule for ``module``, or None."""
+    if isinstance(module, RECURRENT):
+        return _recurrent
     if isinstance(module, nn.Linear):
         return _linear
     if isinstance(module, (nn.Conv1d, nn.Conv2d)):

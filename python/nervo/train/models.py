@@ -5,13 +5,18 @@
   Padding 1 keeps 8x8 digits usable (8 -> 4 -> 2) and gives 28 -> 14 -> 7 on Fashion-MNIST.
 - ``resnet``: a small ResNet with batch norm: stem conv(32) + three stages of two basic blocks
   (32, 64, 128 channels, strides 1, 2, 2), global average pooling, fc.
+- ``lstm`` / ``gru``: the image read as a sequence of its rows (H steps of C*W features) through
+  a 128-unit LSTM/GRU; the final hidden state through fc (``nn.RNNSequenceClassifier``).
+- ``transformer``: the same row sequence through Linear(C*W -> 64) + learned positions, two
+  pre-norm encoder layers (4 heads, feed-forward 128), mean over time, fc
+  (``nn.TransformerSequenceClassifier``).
 
 Each builder takes the input shape ``(C, H, W)`` and the class count and returns a Module whose
 ``state_dict`` keys match the PyTorch twin in ``nervo.train.models_torch`` (same layer names).
 """
 from __future__ import annotations
 
-MODELS = ("mlp", "cnn", "resnet")
+MODELS = ("mlp", "cnn", "resnet", "lstm", "gru", "transformer")
 
 
 def _nn():
@@ -87,16 +92,41 @@ def resnet(in_shape, num_classes: int = 10, *, widths=(32, 64, 128), blocks: int
     return nn.Sequential(*layers)
 
 
-_BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
+def lstm(in_shape, num_classes: int = 10, *, hidden: int = 128):
+    c, h, w = in_shape
+    return _nn().RNNSequenceClassifier("lstm", c * w, hidden, num_classes)
+
+
+def gru(in_shape, num_classes: int = 10, *, hidden: int = 128):
+    c, h, w = in_shape
+    return _nn().RNNSequenceClassifier("gru", c * w, hidden, num_classes)
+
+
+def transformer(in_shape, num_classes: int = 10, *, d_model: int = 64, nhead: int = 4,
+                num_layers: int = 2, dim_feedforward: int = 128):
+    c, h, w = in_shape
+    return _nn().TransformerSequenceClassifier(c * w, d_model=d_model, nhead=nhead,
+                                               num_layers=num_layers,
+                                               dim_feedforward=dim_feedforward,
+                                               num_classes=num_classes, max_len=max(512, h))
+
+
+_BUILDERS = {"mlp": mlp, "cnn": cnn, "resnet": resnet, "lstm": lstm, "gru": gru,
+             "transformer": transformer}
+_SEQUENCE_MODELS = ("lstm", "gru", "transformer")
 
 
 def build_model(name: str, in_shape, num_classes: int = 10, **kwargs):
-    """Build reference model ``name`` (``mlp``, ``cnn`` or ``resnet``) for inputs ``(C, H, W)``."""
+    """Build reference model ``name`` (one of ``MODELS``) for inputs ``(C, H, W)``.
+
+    The sequence models (``lstm``, ``gru``, ``transformer``) read an image as H time steps of C*W
+    features.
+    """
     if name not in _BUILDERS:
         raise ValueError(f"build_model: unknown model {name!r} (choose from {list(MODELS)})")
     in_shape = tuple(int(d) for d in in_shape)
     if len(in_shape) != 3 or min(in_shape) <= 0:
         raise ValueError(f"build_model: in_shape must be (C, H, W) with positive sizes, got {in_shape}")
-    if name != "mlp" and (in_shape[1] < 4 or in_shape[2] < 4):
+    if name not in ("mlp",) + _SEQUENCE_MODELS and (in_shape[1] < 4 or in_shape[2] < 4):
         raise ValueError(f"build_model: {name} needs images of at least 4x4, got {in_shape}")
     return _BUILDERS[name](in_shape, num_classes, **kwargs)

@@ -8,6 +8,9 @@ Two cases per model share a shape label: ``<model>_step`` (non-private) and ``<m
 Models (both with GroupNorm, the DP-compatible normalization):
 - ``small``: the DP example's tanh CNN (Papernot et al. 2021): conv16 8x8/2 - conv32 4x4/2 - fc32 - fc10.
 - ``ref``: the reference CNN conv32-pool-conv64-pool-fc128-fc10 with GroupNorm after each conv.
+- ``lstm``: ``nn.RNNSequenceClassifier("lstm", 28, 128)``: an image read as 28 steps of 28 pixels
+  through an LSTM(128), its last hidden state through fc10 (per-sample gradients of the LSTM come
+  from backward through time over its saved gates, ``nervo.privacy.grad_sample.gate_grads``).
 """
 from __future__ import annotations
 
@@ -34,7 +37,13 @@ def ref_cnn():
         nn.Flatten(), nn.Linear(64 * 7 * 7, 128), nn.ReLU(), nn.Linear(128, 10))
 
 
-MODELS = {"small": small_cnn, "ref": ref_cnn}
+def lstm_classifier():
+    from nervo import nn
+    return nn.RNNSequenceClassifier("lstm", 28, 128, num_classes=10)
+
+
+MODELS = {"small": small_cnn, "ref": ref_cnn, "lstm": lstm_classifier}
+KIND = {"small": "cnn", "ref": "cnn", "lstm": "rnn"}
 
 
 def make_step(model_name: str, batch: int, private: bool, seed: int = 0):
@@ -93,9 +102,9 @@ def _case(model_name, batch, private):
         fn()   # warm up
         return fn
 
-    return Case(op=f"{model_name}_cnn_{'dp_' if private else ''}step", shape=f"b{batch}",
+    return Case(op=f"{model_name}_{KIND[model_name]}_{'dp_' if private else ''}step", shape=f"b{batch}",
                 setup=setup, reference=None, impls=("nervo-native",),
                 quick=lambda: _case(model_name, 8, private))
 
 
-CASES = [_case(m, 256, p) for m in ("small", "ref") for p in (False, True)]
+CASES = [_case(m, 256, p) for m in ("small", "ref", "lstm") for p in (False, True)]
