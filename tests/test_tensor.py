@@ -400,3 +400,22 @@ def test_manual_seed_reproducible():
     nervo.manual_seed(3)
     b = nervo.randn(4)
     np.testing.assert_array_equal(a.numpy(), b.numpy())
+
+
+def test_linear_fast_path_falls_back_to_clear_errors_and_fixes():
+    # F.linear calls the GEMM directly for 2-D inputs and relies on its binding's validation;
+    # every rejected call is re-run through the checked path for a layer-level message.
+    w = nervo.ones(3, 4)
+    with pytest.raises(ValueError, match="nervo.nn.functional.linear: input has shape"):
+        F.linear(nervo.ones(2, 5), w)
+    with pytest.raises(ValueError, match="bias has shape"):
+        F.linear(nervo.ones(2, 4), w, nervo.ones(4))
+    with pytest.raises(TypeError, match="input is float64 but the weight is float32"):
+        F.linear(nervo.ones(2, 4, dtype=nervo.float64), w)
+    with pytest.raises(ValueError, match="activation must be"):
+        F.linear(nervo.ones(2, 4), w, activation="gelu")
+    # a strided or float64 bias is accepted (made contiguous / cast), as before
+    b = nervo.from_numpy(np.arange(6, dtype=np.float32)[::2])
+    np.testing.assert_allclose(F.linear(nervo.ones(2, 4), w, b).numpy(), [[4, 6, 8]] * 2)
+    b64 = nervo.tensor(np.array([0.0, 2.0, 4.0]))
+    np.testing.assert_allclose(F.linear(nervo.ones(2, 4), w, b64).numpy(), [[4, 6, 8]] * 2)
