@@ -280,23 +280,17 @@ class Tensor:
         return _RemovableHandle(self._hooks, hook)
 
     # ----------------------------------------------------------------- in-place ops
-    def _inplace_op(self, name, others, outofplace, direct):
-        """Run in-place op ``name``: ``direct()`` writes into ``self._data`` when nothing needs
-        recording; otherwise ``outofplace(proxy)`` computes the result as a recorded op on a
-        proxy holding self's old identity (grad_fn, values) and self takes the new grad_fn.
-        Every write is logged (nervo.autograd: "In-place ops") so that a backward reading an
-        overwritten value raises."""
-        on = _mode.enabled
-        if on and self.requires_grad and self.grad_fn is None:
+    def _inplace_op(self, name, others, outofplace):
+        """The recorded path of in-place op ``name`` (callers test :meth:`_record` first and
+        write directly when nothing needs recording): ``outofplace(proxy)`` computes the result
+        as a recorded op on a proxy holding self's old identity (grad_fn, values), the values are
+        written into self's array and self takes the new grad_fn. Every write is logged
+        (nervo.autograd: "In-place ops") so that a backward reading an overwritten value
+        raises."""
+        if self.requires_grad and self.grad_fn is None:
             raise RuntimeError(f"Tensor.{name}: a leaf tensor that requires grad is being used in "
                                "an in-place operation; wrap it in `with nervo.no_grad():` or use "
                                "an out-of-place op")
-        if not (on and (self.requires_grad or any(isinstance(o, Tensor) and o.requires_grad
-                                                  for o in others))):
-            direct()
-            if getattr(self, "_inplace", None) is not False:  # False: a `.data` view
-                _ag.bump(self._data)
-            return self
         node = self.grad_fn
         if node is not None and node.name in _ag._VIEW_OPS and node.inputs[0] is not None \
                 and np.may_share_memory(self._data, node.inputs[0]._data):
@@ -326,115 +320,129 @@ class Tensor:
         self.requires_grad = r.requires_grad
         return self
 
+    def _wrote(self):
+        """Log a direct (unrecorded) in-place write; ``.data`` tensors are untracked."""
+        if getattr(self, "_inplace", None) is not False:
+            _ag.bump(self._data)
+        return self
+
+    def _record(self, other=None):
+        """Whether an in-place op must go through the recorded path (or raise for a leaf)."""
+        return _mode.enabled and (self.requires_grad or (isinstance(other, Tensor)
+                                                         and other.requires_grad))
+
     def zero_(self):
-        def direct():
-            self._data[...] = 0
-        return self._inplace_op("zero_", (), lambda p: _basic.masked_fill(p, True, 0), direct)
+        if self._record():
+            return self._inplace_op("zero_", (), lambda p: _basic.masked_fill(p, True, 0))
+        self._data[...] = 0
+        return self._wrote()
 
     def fill_(self, value):
-        def direct():
-            self._data[...] = _scalar(value)
-        if isinstance(value, Tensor) and value.requires_grad:
-            if value._data.size != 1:
-                raise RuntimeError(f"Tensor.fill_: value must be a 0-d tensor, got shape "
-                                   f"{tuple(value._data.shape)}")
-            mask = np.ones(self._data.shape, bool)
-            return self._inplace_op("fill_", (value,), lambda p: _basic.where(
-                mask, value.reshape(()), p), direct)
-        return self._inplace_op("fill_", (), lambda p: _basic.masked_fill(p, True, value), direct)
+        if self._record(value):
+            if isinstance(value, Tensor) and value.requires_grad:
+                if value._data.size != 1:
+                    raise RuntimeError(f"Tensor.fill_: value must be a 0-d tensor, got shape "
+                                       f"{tuple(value._data.shape)}")
+                mask = np.ones(self._data.shape, bool)
+                return self._inplace_op("fill_", (value,), lambda p: _basic.where(
+                    mask, value.reshape(()), p))
+            return self._inplace_op("fill_", (), lambda p: _basic.masked_fill(p, True, value))
+        self._data[...] = _scalar(value)
+        return self._wrote()
 
     def copy_(self, src):
         s = src._data if isinstance(src, Tensor) else np.asarray(src)
-
-        def direct():
-            try:
-                np.copyto(self._data, s, casting="unsafe")
-            except ValueError as exc:
-                raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
-                                   f"shape {tuple(self._data.shape)}") from exc
-
-        def outofplace(p):
-            try:
-                np.broadcast_shapes(np.shape(s), self._data.shape)
-            except ValueError as exc:
-                raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
-                                   f"shape {tuple(self._data.shape)}") from exc
-            v = src if isinstance(src, Tensor) else Tensor._wrap(s)
-            if v._data.dtype != p._data.dtype:
-                v = v.to(p._data.dtype)
-            return _basic.where(np.ones(self._data.shape, bool), v, p)
-        return self._inplace_op("copy_", (src,), outofplace, direct)
+        try:
+            np.broadcast_shapes(np.shape(s), self._data.shape)
+        except ValueError as exc:
+            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
+                               f"shape {tuple(self._data.shape)}") from exc
+        if self._record(src):
+            def outofplace(p):
+                v = src if isinstance(src, Tensor) else Tensor._wrap(s)
+                if v._data.dtype != p._data.dtype:
+                    v = v.to(p._data.dtype)
+                return _basic.where(np.ones(self._data.shape, bool), v, p)
+            return self._inplace_op("copy_", (src,), outofplace)
+        try:
+            np.copyto(self._data, s, casting="unsafe")
+        except ValueError as exc:
+            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
+                               f"shape {tuple(self._data.shape)}") from exc
+        return self._wrote()
 
     def add_(self, other, alpha=1):
-        def direct():
-            o = other._data if isinstance(other, Tensor) else other
-            if alpha != 1:
-                o = o * alpha
-            np.add(self._data, o, out=self._data, casting="unsafe")
-        return self._inplace_op("add_", (other,), lambda p: _basic.add(p, other, alpha=alpha),
-                                direct)
+        if self._record(other):
+            return self._inplace_op("add_", (other,), lambda p: _basic.add(p, other, alpha=alpha))
+        o = other._data if isinstance(other, Tensor) else other
+        if alpha != 1:
+            o = o * alpha
+        np.add(self._data, o, out=self._data, casting="unsafe")
+        return self._wrote()
 
     def sub_(self, other, alpha=1):
-        def direct():
-            o = other._data if isinstance(other, Tensor) else other
-            if alpha != 1:
-                o = o * alpha
-            np.subtract(self._data, o, out=self._data, casting="unsafe")
-        return self._inplace_op("sub_", (other,), lambda p: _basic.sub(p, other, alpha=alpha),
-                                direct)
+        if self._record(other):
+            return self._inplace_op("sub_", (other,), lambda p: _basic.sub(p, other, alpha=alpha))
+        o = other._data if isinstance(other, Tensor) else other
+        if alpha != 1:
+            o = o * alpha
+        np.subtract(self._data, o, out=self._data, casting="unsafe")
+        return self._wrote()
 
     def mul_(self, other):
-        def direct():
-            o = other._data if isinstance(other, Tensor) else other
-            np.multiply(self._data, o, out=self._data, casting="unsafe")
-        return self._inplace_op("mul_", (other,), lambda p: _basic.mul(p, other), direct)
+        if self._record(other):
+            return self._inplace_op("mul_", (other,), lambda p: _basic.mul(p, other))
+        np.multiply(self._data, other._data if isinstance(other, Tensor) else other,
+                    out=self._data, casting="unsafe")
+        return self._wrote()
 
     def div_(self, other):
-        def direct():
-            o = other._data if isinstance(other, Tensor) else other
-            np.divide(self._data, o, out=self._data, casting="unsafe")
-        return self._inplace_op("div_", (other,), lambda p: _basic.div(p, other), direct)
+        if self._record(other):
+            return self._inplace_op("div_", (other,), lambda p: _basic.div(p, other))
+        np.divide(self._data, other._data if isinstance(other, Tensor) else other,
+                  out=self._data, casting="unsafe")
+        return self._wrote()
 
     def pow_(self, exponent):
-        def direct():
-            o = exponent._data if isinstance(exponent, Tensor) else exponent
-            np.power(self._data, o, out=self._data, casting="unsafe")
-        return self._inplace_op("pow_", (exponent,), lambda p: _basic.pow(p, exponent), direct)
+        if self._record(exponent):
+            return self._inplace_op("pow_", (exponent,), lambda p: _basic.pow(p, exponent))
+        np.power(self._data, exponent._data if isinstance(exponent, Tensor) else exponent,
+                 out=self._data, casting="unsafe")
+        return self._wrote()
 
     def neg_(self):
-        def direct():
-            np.negative(self._data, out=self._data)
-        return self._inplace_op("neg_", (), _basic.neg, direct)
+        if self._record():
+            return self._inplace_op("neg_", (), _basic.neg)
+        np.negative(self._data, out=self._data)
+        return self._wrote()
 
     def clamp_(self, min=None, max=None):
         if min is None and max is None:
             raise ValueError("Tensor.clamp_: at least one of min and max must be given")
-
-        def direct():
-            lo = min._data if isinstance(min, Tensor) else min
-            hi = max._data if isinstance(max, Tensor) else max
-            np.clip(self._data, lo, hi, out=self._data, casting="unsafe")
-        return self._inplace_op("clamp_", (), lambda p: _basic.clamp(p, min, max), direct)
+        if self._record():
+            return self._inplace_op("clamp_", (), lambda p: _basic.clamp(p, min, max))
+        lo = min._data if isinstance(min, Tensor) else min
+        hi = max._data if isinstance(max, Tensor) else max
+        np.clip(self._data, lo, hi, out=self._data, casting="unsafe")
+        return self._wrote()
 
     clip_ = clamp_
 
     def masked_fill_(self, mask, value):
         m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
-
-        def direct():
-            np.copyto(self._data, _scalar(value), where=m.astype(bool, copy=False),
-                      casting="unsafe")
-        return self._inplace_op("masked_fill_", (),
-                                lambda p: _basic.masked_fill(p, m, _scalar(value)), direct)
+        if self._record():
+            return self._inplace_op("masked_fill_", (),
+                                    lambda p: _basic.masked_fill(p, m, _scalar(value)))
+        np.copyto(self._data, _scalar(value), where=m.astype(bool, copy=False), casting="unsafe")
+        return self._wrote()
 
     def _random_(self, name, sample):
         vals = sample()
-
-        def direct():
-            self._data[...] = vals
-        return self._inplace_op(name, (), lambda p: _basic.where(
-            np.ones(self._data.shape, bool), Tensor._wrap(vals.astype(self._data.dtype)), p),
-            direct)
+        if self._record():
+            return self._inplace_op(name, (), lambda p: _basic.where(
+                np.ones(self._data.shape, bool), Tensor._wrap(vals.astype(self._data.dtype)), p),)
+        self._data[...] = vals
+        return self._wrote()
 
     def uniform_(self, a=0.0, b=1.0):
         from nervo.random import generator

@@ -251,7 +251,8 @@ def _build(nn, reassign):
 
 REASSIGN = {
     "module": lambda m, nn: setattr(m, "a", nn.Linear(2, 3)),
-    "module_none_then_back": lambda m, nn: (setattr(m, "b", None), setattr(m, "b", nn.Linear(3, 3))),
+    "module_none_then_back": lambda m, nn: (setattr(m, "b", None),
+                                            setattr(m, "b", nn.Linear(3, 3))),
     "add_module": lambda m, nn: m.add_module("a", nn.Linear(2, 3)),
     "parameter": lambda m, nn: setattr(m.a, "weight", nn.Parameter(m.a.weight.detach().clone())),
     "parameter_none_then_back": lambda m, nn: (

@@ -65,9 +65,10 @@ hardswish = _act_x("hardswish", ops.hardswish, ops.hardswish_backward)
 
 def relu_(input):
     """In-place relu (torch.relu_), recorded by autograd like every in-place op."""
-    def direct():
-        ops.relu(input._data, out=input._data)
-    return input._inplace_op("relu_", (), relu, direct)
+    if input._record():
+        return input._inplace_op("relu_", (), relu)
+    ops.relu(input._data, out=input._data)
+    return input._wrote()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -324,7 +325,8 @@ def _prelu_tw(node, out, g):
     gw = None
     if w.requires_grad:
         t = where(neg, g * x, 0.0)
-        gw = (t.sum() if w.numel() == 1 else t.sum((0,) + tuple(range(2, xd.ndim)))).reshape(w.shape)
+        gw = t.sum() if w.numel() == 1 else t.sum((0,) + tuple(range(2, xd.ndim)))
+        gw = gw.reshape(w.shape)
     return gx, gw
 
 

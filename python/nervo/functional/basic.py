@@ -976,10 +976,11 @@ def getitem(a, idx):
 def setitem(a, idx, value):
     """``a[idx] = value``, recorded by autograd when ``a`` or ``value`` requires grad."""
     idx2, _ = _index(idx)
-
-    def direct():
-        a._data[idx2] = value._data if isinstance(value, Tensor) else value
-    a._inplace_op("__setitem__", (value,), lambda p: _index_put(p, idx2, value), direct)
+    if a._record(value):
+        a._inplace_op("__setitem__", (value,), lambda p: _index_put(p, idx2, value))
+        return
+    a._data[idx2] = value._data if isinstance(value, Tensor) else value
+    a._wrote()
 
 
 def _index_put(a, idx, value):
