@@ -33,7 +33,43 @@ def torch_twin(name, in_shape, k=10):
                               tnn.Conv2d(32, 64, 3, padding=1), tnn.ReLU(), tnn.MaxPool2d(2),
                               tnn.Flatten(), tnn.Linear(64 * (h // 4) * (w // 4), 128), tnn.ReLU(),
                               tnn.Dropout(0.25), tnn.Linear(128, k))
+    if name == "resnet":
+        return torch_resnet(in_shape, k)
     raise ValueError(f"no torch twin for {name!r} in this script")
+
+
+def torch_resnet(in_shape, k=10, widths=(32, 64, 128), blocks=2):
+    """nervo.train.models.resnet in torch, with the same module names (state_dict keys match)."""
+    import torch.nn as tnn
+
+    class BasicBlock(tnn.Module):
+        def __init__(self, cin, cout, stride=1):
+            super().__init__()
+            self.conv1 = tnn.Conv2d(cin, cout, 3, stride=stride, padding=1, bias=False)
+            self.bn1 = tnn.BatchNorm2d(cout)
+            self.conv2 = tnn.Conv2d(cout, cout, 3, padding=1, bias=False)
+            self.bn2 = tnn.BatchNorm2d(cout)
+            self.relu = tnn.ReLU()
+            if stride != 1 or cin != cout:
+                self.shortcut = tnn.Sequential(tnn.Conv2d(cin, cout, 1, stride=stride, bias=False),
+                                               tnn.BatchNorm2d(cout))
+            else:
+                self.shortcut = tnn.Identity()
+
+        def forward(self, x):
+            out = self.relu(self.bn1(self.conv1(x)))
+            out = self.bn2(self.conv2(out))
+            return self.relu(out + self.shortcut(x))
+
+    layers = [tnn.Conv2d(in_shape[0], widths[0], 3, padding=1, bias=False), tnn.BatchNorm2d(widths[0]),
+              tnn.ReLU()]
+    prev = widths[0]
+    for i, w in enumerate(widths):
+        for b in range(blocks):
+            layers.append(BasicBlock(prev, w, stride=2 if (i > 0 and b == 0) else 1))
+            prev = w
+    layers += [tnn.AdaptiveAvgPool2d(1), tnn.Flatten(), tnn.Linear(prev, k)]
+    return tnn.Sequential(*layers)
 
 
 def run_nervo(name, train, test, epochs, lr, seed):

@@ -23,13 +23,17 @@ Differences from torch, by design:
   RuntimeError naming the op (never a silently constant gradient). The differentiable backwards
   read the forward's hyperparameters from the NumPy closure's captured variables
   (:func:`saved`), so recording an op costs nothing extra for create_graph.
-* In-place ops on tensors are not recorded; on a tensor that requires grad they raise while grad
-  mode is on (as torch does for leaves).
+* In-place ops (``add_``, ``x[i] = v``, ``+=``, ...) are recorded (see "In-place ops" below),
+  with torch's checks: on a leaf that requires grad they raise in grad mode, and a backward that
+  needs a value overwritten in place since it was saved raises a RuntimeError. Unlike torch, an
+  in-place op on a *view* of a tensor that requires grad raises instead of rewriting the base's
+  history ("clone() the view first").
 """
 from __future__ import annotations
 
 import heapq
 import itertools
+import weakref
 
 import numpy as np
 
@@ -218,6 +222,7 @@ def _run(roots, root_grads, retain_graph, targets=None):
     if targets is not None:
         target_ids = {id(t): i for i, t in enumerate(targets)}
         found = [None] * len(targets)
+    last_write = _state.last
     while heap:
         t = pop(heap)[1]
         g = grads.pop(id(t))
@@ -236,10 +241,11 @@ def _run(roots, root_grads, retain_graph, targets=None):
                 f"Trying to backward through the graph a second time (at {node.name}, whose saved "
                 "arrays were freed by the first backward()); call backward(retain_graph=True) the "
                 "first time if you need to backward twice")
+        inputs = node.inputs if node.seq > last_write else _check_inplace(node, t)
         gs = fn(g)
         if not retain_graph:
             node.backward = None
-        for p, gp in zip(node.inputs, gs):
+        for p, gp in zip(inputs, gs):
             if gp is None or p is None or not p.requires_grad:
                 continue
             k = id(p)
@@ -281,6 +287,8 @@ def _accumulate(t, g, seen):
     cur = t.grad
     if cur is None:
         t.grad = _Tensor._wrap(_owned(g, t._data.dtype, seen))
+    elif cur.requires_grad:  # a .grad with a graph (from create_graph): never write into it
+        t.grad = _Tensor._wrap((cur._data + g).astype(t._data.dtype, copy=False))
     else:
         a = cur._data
         if a.flags.writeable and a.shape == g.shape:
@@ -309,6 +317,169 @@ def _root_grads(tensors, grad_tensors, call):
             _check_grad_shape(t, g, call)
         out.append(g)
     return out
+
+
+# --------------------------------------------------------------------------- in-place ops
+# Version tracking without a counter on every tensor (which every op would pay for):
+#
+# * Every in-place write into an array is logged against the array's root base (so views and
+#   aliases share it) with a fresh sequence number from the node counter: ``_mods``. A node
+#   created *before* that number and that saved the written array would read a changed value.
+# * A recorded in-place op on tensor t moves t's old identity to a proxy Tensor (old grad_fn,
+#   a snapshot of the old values, ``_inplace`` = the write's number) and gives t a new grad_fn
+#   whose input is the proxy; t keeps a history ``_inplace`` = [(number, proxy), ...] so that an
+#   edge recorded before the write is routed to the proxy (to the version it saw).
+#
+# The engine looks at any of this only for nodes older than the latest write (``_state.last``),
+# so training loops (writes happen before the forward, or under no_grad after backward) pay one
+# integer compare per node.
+class _InplaceState:
+    __slots__ = ("last",)
+
+    def __init__(self):
+        self.last = -1
+
+
+_state = _InplaceState()
+_mods = {}  # id(root base array) -> (sequence number of the last write, weakref to the array)
+
+
+def _root(a):
+    b = a.base
+    while isinstance(b, np.ndarray):
+        a, b = b, b.base
+    return a
+
+
+def _forget(k, ref):
+    ent = _mods.get(k)
+    if ent is not None and ent[1] is ref:
+        del _mods[k]
+
+
+def bump(a, seq=None) -> int:
+    """Log an in-place write into array ``a`` (and every view of its memory) under ``seq`` (a
+    fresh number by default); returns the number."""
+    if seq is None:
+        seq = _next_seq()
+    base = _root(a)
+    k = id(base)
+    ent = _mods.get(k)
+    if ent is not None and ent[1]() is base:
+        ref = ent[1]
+    else:
+        try:
+            ref = weakref.ref(base, lambda r, k=k: _forget(k, r))
+        except TypeError:  # an array type without weakref support: untracked
+            return seq
+    _mods[k] = (seq, ref)
+    _state.last = seq
+    return seq
+
+
+def _written(t) -> int:
+    """Sequence number of the last in-place write into t's values (-1 if none)."""
+    base = _root(t._data)
+    ent = _mods.get(id(base))
+    w = ent[0] if ent is not None and ent[1]() is base else -1
+    mark = getattr(t, "_inplace", None)  # a proxy: its values were overwritten at `mark`
+    if type(mark) is int and mark > w:
+        w = mark
+    return w
+
+
+# Ops whose backward reads none of its inputs' values / does not read its output's values.
+# Unknown names count as reading both (a clear error beats a silently wrong gradient).
+_NO_INPUT_VALUES = frozenset((
+    "AddBackward", "SubBackward", "RsubBackward", "NegBackward", "SumBackward", "MeanBackward",
+    "ReshapeBackward", "PermuteBackward", "TransposeBackward", "ExpandBackward", "CatBackward",
+    "IndexBackward", "GatherBackward", "IndexSelectBackward", "MaskedFillBackward",
+    "WhereBackward", "ToCopyBackward", "CloneBackward", "CumsumBackward", "SignBackward",
+    "DropoutBackward", "EmbeddingBackward", "reluBackward", "sigmoidBackward", "tanhBackward",
+    "SoftmaxBackward", "LogSoftmaxBackward", "ExpBackward", "Expm1Backward", "SqrtBackward",
+    "RsqrtBackward", "ReciprocalBackward", "CopySlices", "IndexPutBackward",
+    "MaxPool2DBackward", "AvgPool2DBackward", "AdaptiveAvgPool2DBackward", "PoolGradBackward"))
+_NO_OUTPUT_VALUE = frozenset((
+    "AddBackward", "SubBackward", "RsubBackward", "NegBackward", "MulBackward", "SumBackward",
+    "MeanBackward", "VarBackward", "ReshapeBackward", "PermuteBackward", "TransposeBackward",
+    "ExpandBackward", "AbsBackward", "LogBackward", "Log1pBackward", "SquareBackward",
+    "SinBackward", "CosBackward", "SignBackward", "ClampBackward", "WhereBackward",
+    "MaximumBackward", "MinimumBackward", "MmBackward", "MatmulBackward", "CatBackward",
+    "IndexBackward", "GatherBackward", "IndexSelectBackward", "MaskedFillBackward",
+    "ToCopyBackward", "CloneBackward", "CumsumBackward", "DropoutBackward", "EmbeddingBackward",
+    "LeakyReluBackward", "EluBackward", "GeluBackward", "SoftplusBackward", "HardtanhBackward",
+    "HardsigmoidBackward", "SoftsignBackward", "LogSigmoidBackward", "PreluBackward",
+    "seluBackward", "siluBackward", "mishBackward", "hardswishBackward", "LayerNormBackward",
+    "BatchNormBackward", "GroupNormBackward", "ConvTransposeBackward", "CopySlices",
+    "IndexPutBackward", "MaxPool2DBackward", "AvgPool2DBackward", "AdaptiveAvgPool2DBackward",
+    "PoolGradBackward", "ConvWeightGradBackward", "GeluGradBackward", "CrossEntropyBackward",
+    "NllLossBackward", "MseLossBackward", "L1LossBackward",
+    "HuberLossBackward", "SmoothL1LossBackward", "BinaryCrossEntropyWithLogitsBackward",
+    "BinaryCrossEntropyBackward", "KlDivBackward"))
+# Ops whose output aliases their input's memory (numpy views).
+_VIEW_OPS = frozenset(("ReshapeBackward", "PermuteBackward", "TransposeBackward",
+                       "ExpandBackward", "IndexBackward"))
+
+
+def _reads_inputs(node):
+    if node.name in _NO_INPUT_VALUES:
+        return False
+    if node.name in ("MulBackward", "DivBackward") and len(node.inputs) == 1:
+        return "ad" in saved(node.backward)  # x * scalar, x / scalar save nothing; c / x does
+    return True
+
+
+def _reads_output(node):
+    name = node.name
+    if name in _NO_OUTPUT_VALUE:
+        return False
+    if name == "DivBackward" and len(node.inputs) == 1:
+        return "ad" in saved(node.backward)
+    if name == "PowBackward" and len(node.inputs) == 1:
+        return "lb" in saved(node.backward)
+    if name == "LinearBackward":
+        return saved(node.backward)["act_bw"] is not None
+    if name == "ConvolutionBackward":
+        return bool(saved(node.backward)["relu"])
+    return True
+
+
+def _modified_error(node, what, t, seq):
+    return RuntimeError(
+        f"one of the variables needed for gradient computation has been modified by an inplace "
+        f"operation: {what} of {node.name} (shape {tuple(t._data.shape)}, dtype "
+        f"{t._data.dtype}) was overwritten after {node.name} saved it. Use an out-of-place op "
+        "or clone() the tensor before modifying it")
+
+
+def _check_inplace(node, out):
+    """Raise if ``node`` (older than some in-place write) would read overwritten values, and
+    return its inputs routed to the versions it saw."""
+    seq = node.seq
+    if _written(out) > seq and _reads_output(node):
+        raise _modified_error(node, "the output", out, seq)
+    reads = None
+    routed = []
+    for i, p in enumerate(node.inputs):
+        if p is not None:
+            if _written(p) > seq:
+                if reads is None:
+                    reads = _reads_inputs(node)
+                if reads:
+                    raise _modified_error(node, f"input {i}", p, seq)
+            hist = getattr(p, "_inplace", None)
+            if type(hist) is list and hist[-1][0] > seq:
+                if node.name in _VIEW_OPS:
+                    raise RuntimeError(
+                        f"{node.name}: its input was modified in place after this view of it was "
+                        "taken; nervo's autograd cannot rebase views (torch can). Take the view "
+                        "after the in-place op, or clone() it")
+                for when, proxy in hist:
+                    if when > seq:
+                        p = proxy
+                        break
+        routed.append(p)
+    return routed
 
 
 # --------------------------------------------------------------------------- create_graph
@@ -389,14 +560,14 @@ def _run_graph(roots, root_grads, retain_graph, targets=None):
                     f"Trying to backward through the graph a second time (at {node.name}, whose "
                     "saved arrays were freed by an earlier backward()); pass retain_graph=True "
                     "the first time")
-            _check_inplace(node, t)
+            inputs = node.inputs if node.seq > _state.last else _check_inplace(node, t)
             fn = _TWICE.get(node.name)
             if fn is None:
                 raise _not_twice(node)
             gs = fn(node, t, g)
             if not retain_graph:
                 node.backward = None
-            for p, gp in zip(node.inputs, gs):
+            for p, gp in zip(inputs, gs):
                 if gp is None or p is None or not p.requires_grad:
                     continue
                 if not isinstance(gp, Tensor):
@@ -405,7 +576,6 @@ def _run_graph(roots, root_grads, retain_graph, targets=None):
                     raise RuntimeError(f"{node.name} (create_graph): gradient of shape "
                                        f"{tuple(gp._data.shape)} for an input of shape "
                                        f"{tuple(p._data.shape)}")
-                p = _route(node, p)
                 pf = p.grad_fn
                 if pf is None:
                     add_leaf(p, gp)
@@ -429,14 +599,6 @@ def _run_graph(roots, root_grads, retain_graph, targets=None):
         return found
     finally:
         mode.enabled = prev_mode
-
-
-def _check_inplace(node, out):
-    """Placeholder for the in-place version check (see the in-place section)."""
-
-
-def _route(node, p):
-    return p
 
 
 def _apply_hooks_graph(t, g):

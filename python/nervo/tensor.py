@@ -10,7 +10,9 @@ Differences from torch (each deliberate):
 * CPU only, no device argument beyond ``"cpu"``; dtypes are NumPy dtypes (``nervo.float32`` is
   ``numpy.float32``).
 * ``.numpy()`` also works on tensors that require grad (it returns the underlying array).
-* In-place ops (``add_``, ``mul_``, ...) are not recorded by autograd.
+* In-place ops (``add_``, ``mul_``, ``x[i] = v``, ``+=``, ...) are recorded by autograd with
+  torch's checks, except that an in-place op on a view of a tensor that requires grad raises
+  (nervo cannot rewrite the base tensor's history; clone() the view first).
 """
 from __future__ import annotations
 
@@ -55,7 +57,10 @@ _tnew = object.__new__
 class Tensor:
     """An n-dimensional array that can record the ops applied to it (see the module docstring)."""
 
-    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_hooks", "_retain", "__weakref__")
+    # NOTE: ``_inplace`` is set only by in-place ops (read with getattr(t, "_inplace", None)):
+    # the hot constructors below do not pay for it. See nervo.autograd, "In-place ops".
+    __slots__ = ("_data", "requires_grad", "grad", "grad_fn", "_hooks", "_retain", "_inplace",
+                 "__weakref__")
 
     def __init__(self, data=None, requires_grad: bool = False, dtype=None):
         if data is None:
@@ -130,8 +135,12 @@ class Tensor:
 
     @property
     def data(self):
-        """A Tensor sharing this one's array, outside autograd (torch's ``.data``)."""
-        return Tensor._wrap(self._data)
+        """A Tensor sharing this one's array, outside autograd (torch's ``.data``). As in torch,
+        in-place writes through it are not version-tracked (the escape hatch); writes through
+        ``detach()`` are."""
+        t = Tensor._wrap(self._data)
+        t._inplace = False  # untracked: see _inplace_op
+        return t
 
     @data.setter
     def data(self, value):
@@ -270,71 +279,193 @@ class Tensor:
             self._hooks = {}
         return _RemovableHandle(self._hooks, hook)
 
-    # ----------------------------------------------------------------- in-place (not recorded)
-    def _inplace_ok(self, name):
-        if self.requires_grad and _mode.enabled:
-            raise RuntimeError(f"Tensor.{name}: a tensor that requires grad is being used in an "
-                               "in-place operation; wrap it in `with nervo.no_grad():`")
+    # ----------------------------------------------------------------- in-place ops
+    def _inplace_op(self, name, others, outofplace):
+        """The recorded path of in-place op ``name`` (callers test :meth:`_record` first and
+        write directly when nothing needs recording): ``outofplace(proxy)`` computes the result
+        as a recorded op on a proxy holding self's old identity (grad_fn, values), the values are
+        written into self's array and self takes the new grad_fn. Every write is logged
+        (nervo.autograd: "In-place ops") so that a backward reading an overwritten value
+        raises."""
+        if self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(f"Tensor.{name}: a leaf tensor that requires grad is being used in "
+                               "an in-place operation; wrap it in `with nervo.no_grad():` or use "
+                               "an out-of-place op")
+        node = self.grad_fn
+        if node is not None and node.name in _ag._VIEW_OPS and node.inputs[0] is not None \
+                and np.may_share_memory(self._data, node.inputs[0]._data):
+            raise RuntimeError(f"Tensor.{name}: in-place op on a view ({node.name}) of a tensor "
+                               "that requires grad; nervo's autograd cannot rewrite the base "
+                               "tensor's history (torch can). clone() the view first")
+        old = self._data
+        seq = _ag._next_seq()  # before the new node: that node comes after this write
+        proxy = Tensor._wrap(old.copy())
+        proxy.requires_grad = self.requires_grad
+        proxy.grad_fn = node
+        r = outofplace(proxy)
+        rd = r._data
+        if rd.shape != old.shape:
+            raise RuntimeError(f"Tensor.{name}: the result has shape {tuple(rd.shape)}, which "
+                               f"does not match the tensor's shape {tuple(old.shape)} (an in-place "
+                               "op cannot broadcast the tensor it writes to)")
+        np.copyto(old, rd, casting="unsafe")
+        _ag.bump(old, seq)
+        proxy._inplace = seq
+        hist = getattr(self, "_inplace", None)
+        if type(hist) is not list:
+            hist = []
+        hist.append((seq, proxy))
+        self._inplace = hist
+        self.grad_fn = r.grad_fn
+        self.requires_grad = r.requires_grad
+        return self
+
+    def _wrote(self):
+        """Log a direct (unrecorded) in-place write; ``.data`` tensors are untracked."""
+        if getattr(self, "_inplace", None) is not False:
+            _ag.bump(self._data)
+        return self
+
+    def _record(self, other=None):
+        """Whether an in-place op must go through the recorded path (or raise for a leaf)."""
+        return _mode.enabled and (self.requires_grad or (isinstance(other, Tensor)
+                                                         and other.requires_grad))
 
     def zero_(self):
-        self._inplace_ok("zero_")
+        if self._record():
+            return self._inplace_op("zero_", (), lambda p: _basic.masked_fill(p, True, 0))
         self._data[...] = 0
-        return self
+        return self._wrote()
 
     def fill_(self, value):
-        self._inplace_ok("fill_")
+        if self._record(value):
+            if isinstance(value, Tensor) and value.requires_grad:
+                if value._data.size != 1:
+                    raise RuntimeError(f"Tensor.fill_: value must be a 0-d tensor, got shape "
+                                       f"{tuple(value._data.shape)}")
+                mask = np.ones(self._data.shape, bool)
+                return self._inplace_op("fill_", (value,), lambda p: _basic.where(
+                    mask, value.reshape(()), p))
+            return self._inplace_op("fill_", (), lambda p: _basic.masked_fill(p, True, value))
         self._data[...] = _scalar(value)
-        return self
+        return self._wrote()
 
     def copy_(self, src):
-        self._inplace_ok("copy_")
         s = src._data if isinstance(src, Tensor) else np.asarray(src)
+        try:
+            np.broadcast_shapes(np.shape(s), self._data.shape)
+        except ValueError as exc:
+            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
+                               f"shape {tuple(self._data.shape)}") from exc
+        if self._record(src):
+            def outofplace(p):
+                v = src if isinstance(src, Tensor) else Tensor._wrap(s)
+                if v._data.dtype != p._data.dtype:
+                    v = v.to(p._data.dtype)
+                return _basic.where(np.ones(self._data.shape, bool), v, p)
+            return self._inplace_op("copy_", (src,), outofplace)
         try:
             np.copyto(self._data, s, casting="unsafe")
         except ValueError as exc:
-            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into shape "
-                               f"{tuple(self._data.shape)}") from exc
-        return self
+            raise RuntimeError(f"Tensor.copy_: cannot copy shape {tuple(np.shape(s))} into "
+                               f"shape {tuple(self._data.shape)}") from exc
+        return self._wrote()
 
     def add_(self, other, alpha=1):
-        self._inplace_ok("add_")
+        if self._record(other):
+            return self._inplace_op("add_", (other,), lambda p: _basic.add(p, other, alpha=alpha))
         o = other._data if isinstance(other, Tensor) else other
         if alpha != 1:
             o = o * alpha
         np.add(self._data, o, out=self._data, casting="unsafe")
-        return self
+        return self._wrote()
 
     def sub_(self, other, alpha=1):
-        return self.add_(other, -alpha)
+        if self._record(other):
+            return self._inplace_op("sub_", (other,), lambda p: _basic.sub(p, other, alpha=alpha))
+        o = other._data if isinstance(other, Tensor) else other
+        if alpha != 1:
+            o = o * alpha
+        np.subtract(self._data, o, out=self._data, casting="unsafe")
+        return self._wrote()
 
     def mul_(self, other):
-        self._inplace_ok("mul_")
-        o = other._data if isinstance(other, Tensor) else other
-        np.multiply(self._data, o, out=self._data, casting="unsafe")
-        return self
+        if self._record(other):
+            return self._inplace_op("mul_", (other,), lambda p: _basic.mul(p, other))
+        np.multiply(self._data, other._data if isinstance(other, Tensor) else other,
+                    out=self._data, casting="unsafe")
+        return self._wrote()
 
     def div_(self, other):
-        self._inplace_ok("div_")
-        o = other._data if isinstance(other, Tensor) else other
-        np.divide(self._data, o, out=self._data, casting="unsafe")
-        return self
+        if self._record(other):
+            return self._inplace_op("div_", (other,), lambda p: _basic.div(p, other))
+        np.divide(self._data, other._data if isinstance(other, Tensor) else other,
+                  out=self._data, casting="unsafe")
+        return self._wrote()
+
+    def pow_(self, exponent):
+        if self._record(exponent):
+            return self._inplace_op("pow_", (exponent,), lambda p: _basic.pow(p, exponent))
+        np.power(self._data, exponent._data if isinstance(exponent, Tensor) else exponent,
+                 out=self._data, casting="unsafe")
+        return self._wrote()
+
+    def neg_(self):
+        if self._record():
+            return self._inplace_op("neg_", (), _basic.neg)
+        np.negative(self._data, out=self._data)
+        return self._wrote()
 
     def clamp_(self, min=None, max=None):
-        self._inplace_ok("clamp_")
-        np.clip(self._data, min, max, out=self._data)
-        return self
+        if min is None and max is None:
+            raise ValueError("Tensor.clamp_: at least one of min and max must be given")
+        if self._record():
+            return self._inplace_op("clamp_", (), lambda p: _basic.clamp(p, min, max))
+        lo = min._data if isinstance(min, Tensor) else min
+        hi = max._data if isinstance(max, Tensor) else max
+        np.clip(self._data, lo, hi, out=self._data, casting="unsafe")
+        return self._wrote()
+
+    clip_ = clamp_
+
+    def masked_fill_(self, mask, value):
+        m = mask._data if isinstance(mask, Tensor) else np.asarray(mask)
+        if self._record():
+            return self._inplace_op("masked_fill_", (),
+                                    lambda p: _basic.masked_fill(p, m, _scalar(value)))
+        np.copyto(self._data, _scalar(value), where=m.astype(bool, copy=False), casting="unsafe")
+        return self._wrote()
+
+    def _random_(self, name, sample):
+        vals = sample()
+        if self._record():
+            return self._inplace_op(name, (), lambda p: _basic.where(
+                np.ones(self._data.shape, bool), Tensor._wrap(vals.astype(self._data.dtype)), p),)
+        self._data[...] = vals
+        return self._wrote()
 
     def uniform_(self, a=0.0, b=1.0):
         from nervo.random import generator
-        self._inplace_ok("uniform_")
-        self._data[...] = generator().uniform(a, b, self._data.shape)
-        return self
+        return self._random_("uniform_", lambda: generator().uniform(a, b, self._data.shape))
 
     def normal_(self, mean=0.0, std=1.0):
         from nervo.random import generator
-        self._inplace_ok("normal_")
-        self._data[...] = generator().normal(mean, std, self._data.shape)
-        return self
+        return self._random_("normal_", lambda: generator().normal(mean, std, self._data.shape))
+
+    def __iadd__(self, other):
+        return self.add_(other)
+
+    def __isub__(self, other):
+        return self.sub_(other)
+
+    def __imul__(self, other):
+        return self.mul_(other)
+
+    def __itruediv__(self, other):
+        return self.div_(other)
+
+    def __ipow__(self, other):
+        return self.pow_(other)
 
     # dtype conversions (differentiable casts live in functional.to)
     def float(self):

@@ -232,3 +232,137 @@ def test_repr():
     r = repr(Net())
     assert "Conv2d(1, 4, kernel_size=(3, 3), stride=(1, 1), padding=(1, 1))" in r
     assert "(head): Linear(in_features=64, out_features=3, bias=True)" in r
+
+
+# ---------------------------------------------------------------------------- re-registration
+def _build(nn, reassign):
+    class Net(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.a = nn.Linear(2, 3)
+            self.b = nn.Linear(3, 3)
+            self.register_buffer("s", nn.Parameter(np.zeros(1, np.float32)).detach()
+                                 if nn is nervo.nn else __import__("torch").zeros(1))
+            self.c = nn.Linear(3, 1)
+    m = Net()
+    reassign(m, nn)
+    return m
+
+
+REASSIGN = {
+    "module": lambda m, nn: setattr(m, "a", nn.Linear(2, 3)),
+    "module_none_then_back": lambda m, nn: (setattr(m, "b", None),
+                                            setattr(m, "b", nn.Linear(3, 3))),
+    "add_module": lambda m, nn: m.add_module("a", nn.Linear(2, 3)),
+    "parameter": lambda m, nn: setattr(m.a, "weight", nn.Parameter(m.a.weight.detach().clone())),
+    "parameter_none_then_back": lambda m, nn: (
+        setattr(m.a, "weight", None), setattr(m.a, "weight", nn.Parameter(m.a.bias.detach()))),
+    "register_buffer": lambda m, nn: m.register_buffer("s", m.s.detach().clone()),
+    "buffer_assign": lambda m, nn: setattr(m, "s", m.s.detach().clone()),
+}
+
+
+@pytest.mark.parametrize("name", sorted(REASSIGN))
+def test_reassignment_keeps_registration_order_like_torch(name):
+    torch = pytest.importorskip("torch")
+    mn = _build(nervo.nn, REASSIGN[name])
+    mt = _build(torch.nn, REASSIGN[name])
+    assert list(mn.state_dict()) == list(mt.state_dict())
+    assert [n for n, _ in mn.named_children()] == [n for n, _ in mt.named_children()]
+    assert [n for n, _ in mn.named_parameters()] == [n for n, _ in mt.named_parameters()]
+
+
+def test_sequential_reassigned_child_keeps_position_and_plan():
+    seq = nervo.nn.Sequential(nervo.nn.Linear(2, 3), nervo.nn.ReLU(), nervo.nn.Linear(3, 1))
+    new = nervo.nn.Linear(2, 3)
+    setattr(seq, "0", new)
+    assert list(seq._modules) == ["0", "1", "2"] and seq[0] is new
+    x = nervo.randn(4, 2)
+    F = nervo.nn.functional
+    want = F.linear(F.relu(F.linear(x, new.weight, new.bias)), seq[2].weight, seq[2].bias)
+    np.testing.assert_allclose(seq(x).detach().numpy(), want.detach().numpy(), rtol=1e-6)
+
+
+def test_registration_name_conflicts_raise_like_torch():
+    torch = pytest.importorskip("torch")
+    for nn in (nervo.nn, torch.nn):
+        m = nn.Linear(2, 2)
+        with pytest.raises(KeyError, match="already exists"):
+            m.register_buffer("weight", m.bias.detach().clone())
+        with pytest.raises(KeyError, match="already exists"):
+            m.add_module("bias", nn.ReLU())
+        m.plain = 3
+        with pytest.raises(KeyError, match="already exists"):
+            m.register_parameter("plain", None)
+        with pytest.raises(TypeError):
+            m.weight = m.weight.detach() * 2  # a plain tensor where a Parameter lives
+        # a Parameter replacing a buffer moves it to the parameters (both frameworks)
+        m.register_buffer("buf", m.bias.detach().clone())
+        m.buf = nn.Parameter(m.bias.detach().clone())
+        assert "buf" in dict(m.named_parameters()) and "buf" not in dict(m.named_buffers())
+
+
+def test_zero_grad_without_none_detaches_a_graph_gradient():
+    lin = nervo.nn.Linear(2, 1)
+    x = nervo.randn(3, 2)
+    lin(x).pow(2).sum().backward(create_graph=True)
+    assert lin.weight.grad.grad_fn is not None
+    lin.zero_grad(set_to_none=False)
+    assert lin.weight.grad.grad_fn is None and not lin.weight.grad.requires_grad
+    np.testing.assert_array_equal(lin.weight.grad.numpy(), 0)
+
+
+def test_hook_options_prepend_and_with_kwargs_like_torch():
+    torch = pytest.importorskip("torch")
+
+    class Scale:
+        def __init__(self, nn):
+            class M(nn.Module):
+                def forward(self, x, scale=1.0):
+                    return x * scale
+            self.m = M()
+
+    for nn_, T in ((nervo.nn, nervo.tensor), (torch.nn, torch.tensor)):
+        m = Scale(nn_).m
+        order = []
+        m.register_forward_hook(lambda mod, a, o: order.append("first"))
+        m.register_forward_hook(lambda mod, a, o: order.append("prepended"), prepend=True)
+        m.register_forward_pre_hook(
+            lambda mod, a, kw: (a, {**kw, "scale": kw.get("scale", 1.0) * 10}), with_kwargs=True)
+        m.register_forward_hook(lambda mod, a, kw, o: o + kw["scale"], with_kwargs=True)
+        out = m(T([1.0, 2.0]), scale=2.0)
+        np.testing.assert_allclose(np.asarray(out.tolist()), [40.0, 60.0])
+        assert order == ["prepended", "first"]
+
+
+def test_get_buffer():
+    m = nn.Sequential(nn.BatchNorm1d(3))
+    assert m.get_buffer("0.running_mean") is m[0].running_mean
+    with pytest.raises(AttributeError):
+        m.get_buffer("0.weight")
+
+
+def test_set_submodule_backward_pre_hook_and_cpu_only_errors():
+    torch = pytest.importorskip("torch")
+    for nn_ in (nervo.nn, torch.nn):
+        m = nn_.Sequential(nn_.Linear(2, 3), nn_.Sequential(nn_.ReLU(), nn_.Linear(3, 1)))
+        new = nn_.Tanh()
+        m.set_submodule("1.0", new)
+        assert m[1][0] is new and [k for k, _ in m[1].named_children()] == ["0", "1"]
+        m.set_submodule("1.extra", nn_.Identity())
+        assert [k for k, _ in m[1].named_children()] == ["0", "1", "extra"]
+        with pytest.raises(AttributeError):
+            m.set_submodule("1.missing", nn_.Identity(), strict=True)
+        with pytest.raises(AttributeError):
+            m.set_submodule("nope.x", nn_.Identity())
+    lin = nn.Linear(2, 2)
+    seen = []
+    lin.register_full_backward_pre_hook(lambda mod, go: seen.append(go[0].shape) or (go[0] * 0,))
+    x = nervo.ones(3, 2, requires_grad=True)
+    lin(x).sum().backward()
+    assert seen == [(3, 2)]
+    np.testing.assert_array_equal(x.grad.numpy(), 0)  # the replaced grad_output flowed in
+    with pytest.raises(RuntimeError, match="CPU only"):
+        lin.cuda()
+    with pytest.raises(TypeError, match="float32/float64"):
+        lin.half()

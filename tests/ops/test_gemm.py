@@ -387,3 +387,31 @@ def test_differential_hypothesis_shapes():
             B.set_backend(prev_backend)
         if prev_isa:
             B.set_isa(prev_isa)
+
+
+# The skinny path (at most 16 rows of C: gemm.cpp's unpacked kernels): both forms (op(B)'s
+# columns contiguous: dot products; its rows contiguous: row streaming), every row-group remainder,
+# K tails around the vector width, the column split across threads, the whole epilogue.
+@pytest.mark.parametrize("m", [1, 2, 3, 4, 5, 7, 8, 15, 16])
+@pytest.mark.parametrize("n,k", [(65, 1), (200, 9), (130, 300), (3, 17), (1000, 1100)])
+@pytest.mark.parametrize("trans_a,trans_b", [(False, False), (False, True), (True, True)],
+                         ids=["rows", "dots", "dots-copied-a"])
+def test_skinny_path_epilogue_and_threads(backend, rng, m, n, k, trans_a, trans_b):
+    a = _operand(rng, m, k, trans_a, np.float32)
+    b = _operand(rng, k, n, trans_b, np.float32)
+    out0 = rng.standard_normal((m, n)).astype(np.float32)
+    bias = rng.standard_normal(n).astype(np.float32)
+    kw = dict(trans_a=trans_a, trans_b=trans_b, alpha=0.5, beta=-1.5, bias=bias, activation="tanh")
+    results = []
+    prev = nervo.get_num_threads()
+    try:
+        for threads in (1, 2):
+            nervo.set_num_threads(threads)
+            out = out0.copy()
+            ops.gemm(a, b, out, **kw)
+            results.append(out)
+    finally:
+        nervo.set_num_threads(prev)
+    for threads, out in zip((1, 2), results):
+        check_gemm(out, a, b, out0, f"skinny {m}x{n}x{k} threads={threads}", **kw)
+    np.testing.assert_array_equal(results[0], results[1])

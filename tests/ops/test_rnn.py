@@ -27,7 +27,10 @@ def _params(rng, mode, T, B, I, H, dtype, bias=True):
 
 @pytest.mark.parametrize("mode", MODES)
 @pytest.mark.parametrize("reverse", [False, True])
-@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (5, 3, 4, 7), (4, 2, 3, 17), (3, 9, 5, 33)])
+# Batch sizes 7, 13 and 32 give row tiles of mixed heights in the recurrent product (6 + 1 is
+# split 4 + 3, 13 as 5 + 4 + 4, 32 as 6 6 5 5 5 5); H = 20 leaves partial column panels.
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1), (5, 3, 4, 7), (4, 2, 3, 17), (3, 9, 5, 33),
+                                   (2, 7, 3, 20), (2, 13, 6, 9), (2, 32, 3, 20)])
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 def test_matches_reference(backend, rng, mode, reverse, shape, dtype):
     T, B, I, H = shape
@@ -233,3 +236,25 @@ def test_strided_inputs_same_result(backend, rng):
     wi = np.ascontiguousarray(w_ih.T).T
     got = ops.rnn_forward(xs, wi, w_hh[::1], b_ih, b_hh, h0, mode="gru").hs
     check_tensor(got, base, 0, 0, "strided layouts")
+
+
+@pytest.mark.parametrize("mode", ["lstm", "gru", "rnn_tanh"])
+def test_extreme_preactivations(backend, mode):
+    # gates saturate at +-1e30 and +-inf (no inf - inf, no NaN), a NaN input poisons its own row
+    # only, and finite large values match the float64 reference
+    G = {"lstm": 4, "gru": 3, "rnn_tanh": 1}[mode]
+    T, B, I, H = 3, 4, 2, 11
+    x = np.zeros((T, B, I), np.float32)
+    x[0, 0, 0] = np.nan
+    x[1, 1, 0], x[2, 1, 1] = np.inf, -np.inf
+    x[:, 2, 0] = [1e30, -1e30, 88.5]
+    x[:, 3, :] = np.linspace(-90, 90, T * I).reshape(T, I)
+    w_ih = np.ones((G * H, I), np.float32)
+    w_hh = np.random.default_rng(0).uniform(-0.3, 0.3, (G * H, H)).astype(np.float32)
+    r = ops.rnn_forward(x, w_ih, w_hh, mode=mode)
+    assert np.isnan(r.hs[:, 0]).all()
+    assert np.isfinite(r.hs[:, 1:]).all()
+    with np.errstate(over="ignore"):  # the reference's exp(-x) at x = -1e30 is inf: sigmoid 0
+        hs, _ = ref.forward(mode, x[:, 2:].astype(np.float64), w_ih.astype(np.float64),
+                            w_hh.astype(np.float64), None, None, None, None)
+    check_tensor(r.hs[:, 2:], hs, 1e-5, 1e-6, f"{mode} saturated gates")

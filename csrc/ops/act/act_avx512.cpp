@@ -18,10 +18,16 @@ inline void stream_fence() { _mm_sfence(); }
 
 namespace nervo {
 namespace act {
-const Kernels kernels_avx512 = {
-    &avx512::act_impl::forward<avx512::Vec16f>, &avx512::act_impl::backward<avx512::Vec16f>,
-    kernels_ref.forward_f64, kernels_ref.backward_f64,
-    &avx512::act_impl::vmath_eval<avx512::Vec16f>,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx512() {
+  static const Kernels k = {
+      &avx512::act_impl::forward<avx512::Vec16f>, &avx512::act_impl::backward<avx512::Vec16f>,
+      kernels_ref.forward_f64, kernels_ref.backward_f64,
+      &avx512::act_impl::vmath_eval<avx512::Vec16f>,
+  };
+  return k;
+}
 }  // namespace act
 }  // namespace nervo

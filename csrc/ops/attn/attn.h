@@ -55,8 +55,8 @@ struct Kernels {
 };
 
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;
-extern const Kernels kernels_avx512;
+const Kernels& kernels_avx2();  // defined in the ISA TU, built on first call
+const Kernels& kernels_avx512();  // defined in the ISA TU, built on first call
 const Kernels& kernels();
 
 // The dropout decision, shared by every ISA level and mirrored by the numba backend:

@@ -8,10 +8,16 @@
 
 namespace nervo {
 namespace conv {
-const Kernels kernels_avx2 = {
-    &avx2::conv_impl::direct_fwd<avx2::Vec8f, 2>,
-    &avx2::conv_impl::direct_wgt<avx2::Vec8f, 5>,
-    16,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx2() {
+  static const Kernels k = {
+      &avx2::conv_impl::direct_fwd<avx2::Vec8f, 2>,
+      &avx2::conv_impl::direct_wgt<avx2::Vec8f, 5>,
+      16,
+  };
+  return k;
+}
 }  // namespace conv
 }  // namespace nervo

@@ -7,10 +7,16 @@
 
 namespace nervo {
 namespace conv {
-const Kernels kernels_avx512 = {
-    &avx512::conv_impl::direct_fwd<avx512::Vec16f, 2>,
-    &avx512::conv_impl::direct_wgt<avx512::Vec16f, 5>,
-    32,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx512() {
+  static const Kernels k = {
+      &avx512::conv_impl::direct_fwd<avx512::Vec16f, 2>,
+      &avx512::conv_impl::direct_wgt<avx512::Vec16f, 5>,
+      32,
+  };
+  return k;
+}
 }  // namespace conv
 }  // namespace nervo

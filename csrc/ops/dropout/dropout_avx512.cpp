@@ -7,6 +7,12 @@
 
 namespace nervo {
 namespace dropout {
-const Kernels kernels_avx512 = {&avx512::dropout_philox8::apply_f32, &avx512::dropout_impl::apply<double>};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx512() {
+  static const Kernels k = {&avx512::dropout_philox8::apply_f32, &avx512::dropout_impl::apply<double>};
+  return k;
+}
 }  // namespace dropout
 }  // namespace nervo

@@ -1,11 +1,11 @@
-// Embedding kernels: row copies and a column-split scatter-add (plain C++: the work is memory
+// Embedding kernels: row gathers and a row-bucketed scatter-add (plain C++: the work is memory
 // movement, which the baseline build does as well as any ISA-specific code).
 #include "ops/embed/embed.h"
 
-#include <omp.h>
 
 #include <algorithm>
 #include <cstring>
+#include <vector>
 
 namespace nervo {
 namespace embed {
@@ -13,43 +13,59 @@ namespace embed {
 template <class T>
 void forward(const T* weight, const int64_t* idx, T* out, int64_t n, int64_t V, int64_t D) {
   const size_t row_bytes = static_cast<size_t>(D) * sizeof(T);
+  // Rows are gathered at random: prefetch the row kAhead indices on (its first lines; the
+  // hardware prefetcher follows the rest of a row once it is being read).
+  constexpr int64_t kAhead = 4;
+  const int64_t pf_lines = std::min<int64_t>(4, (D * int64_t(sizeof(T)) + 63) / 64);
 #pragma omp parallel for schedule(static) if (n * D > 65536)
-  for (int64_t i = 0; i < n; ++i) std::memcpy(out + i * D, weight + idx[i] * D, row_bytes);
+  for (int64_t i = 0; i < n; ++i) {
+    if (i + kAhead < n) {
+      const char* nx = reinterpret_cast<const char*>(weight + idx[i + kAhead] * D);
+      for (int64_t l = 0; l < pf_lines; ++l) __builtin_prefetch(nx + 64 * l, 0, 0);
+    }
+    std::memcpy(out + i * D, weight + idx[i] * D, row_bytes);
+  }
 }
 
-// Columns per backward task: 64 floats (256 bytes, four cache lines) keep each row segment whole
-// lines, and D = 256 still gives four tasks for two threads.
-constexpr int64_t kColBlock = 64;
-
+// Backward, bucketed by row: a stable counting sort groups the indices of each weight row (in
+// index order), then threads walk contiguous ranges of rows and write each row once, while it
+// is in cache: zeros for rows nobody looked up, the first contribution copied and the others
+// added for the rest. Compared with "zero the table, then scatter-add", this saves a second
+// trip through DRAM for every touched row; the sums are still taken in index order, so the
+// result is bitwise the same for any thread count.
 template <class T>
 void backward(const T* dout, const int64_t* idx, T* dweight, int64_t n, int64_t V, int64_t D,
               int64_t padding_idx, bool accumulate) {
-  if (!accumulate) {
-    const int64_t total = V * D;
-    const int64_t chunk = 1 << 16;
-    const int64_t nchunks = (total + chunk - 1) / chunk;
-#pragma omp parallel for schedule(static) if (nchunks > 1)
-    for (int64_t c = 0; c < nchunks; ++c) {
-      const int64_t lo = c * chunk, hi = std::min(total, lo + chunk);
-      std::memset(dweight + lo, 0, static_cast<size_t>(hi - lo) * sizeof(T));
-    }
+  if (V == 0 || D == 0) return;
+  std::vector<int64_t> start(static_cast<size_t>(V) + 1, 0);
+  for (int64_t i = 0; i < n; ++i)
+    if (idx[i] != padding_idx) ++start[static_cast<size_t>(idx[i]) + 1];
+  for (int64_t v = 0; v < V; ++v) start[v + 1] += start[v];
+  std::vector<int64_t> order(static_cast<size_t>(start[V]));
+  {
+    std::vector<int64_t> fill(start.begin(), start.end() - 1);
+    for (int64_t i = 0; i < n; ++i)
+      if (idx[i] != padding_idx) order[static_cast<size_t>(fill[idx[i]]++)] = i;
   }
-  if (n == 0 || D == 0) return;
-  const int64_t nt = omp_get_max_threads();
-  // At least one block per thread when D allows, at most kColBlock columns per block.
-  int64_t nblk = std::max<int64_t>((D + kColBlock - 1) / kColBlock, std::min<int64_t>(nt, D / 8));
-  nblk = std::max<int64_t>(1, std::min(nblk, D));
-  const int64_t bw = (D + nblk - 1) / nblk;
-  nblk = (D + bw - 1) / bw;
-#pragma omp parallel for schedule(static) if (nblk > 1 && n * D > 65536)
-  for (int64_t b = 0; b < nblk; ++b) {
-    const int64_t c0 = b * bw, c1 = std::min(D, c0 + bw);
-    for (int64_t i = 0; i < n; ++i) {
-      const int64_t v = idx[i];
-      if (v == padding_idx) continue;
-      T* __restrict dst = dweight + v * D;
-      const T* __restrict src = dout + i * D;
-      for (int64_t c = c0; c < c1; ++c) dst[c] += src[c];
+  const size_t row_bytes = static_cast<size_t>(D) * sizeof(T);
+  const int64_t* st = start.data();
+  const int64_t* ord = order.data();
+#pragma omp parallel for schedule(static) if (V * D + n * D > 65536)
+  for (int64_t v = 0; v < V; ++v) {
+    T* __restrict dst = dweight + v * D;
+    int64_t k = st[v];
+    const int64_t k1 = st[v + 1];
+    if (!accumulate) {
+      if (k == k1) {
+        std::memset(dst, 0, row_bytes);
+        continue;
+      }
+      std::memcpy(dst, dout + ord[k] * D, row_bytes);
+      ++k;
+    }
+    for (; k < k1; ++k) {
+      const T* __restrict src = dout + ord[k] * D;
+      for (int64_t c = 0; c < D; ++c) dst[c] += src[c];
     }
   }
 }

@@ -4,9 +4,10 @@
 //   forward:  out[i, :] = weight[idx[i], :]                                   (overwrites out)
 //   backward: dweight[v, :] (+)= sum over i with idx[i] == v of dout[i, :], rows equal to
 //             padding_idx get no gradient; `accumulate` false overwrites dweight (zeroed first).
-// Indices must lie in [0, V) (checked by the caller). The backward splits the D columns across
-// threads, each thread walking all indices in order: no atomics, and every sum is taken in index
-// order whatever the thread count (bitwise deterministic, repeated indices correct).
+// Indices must lie in [0, V) (checked by the caller). The backward groups the indices by row
+// (stable counting sort) and splits the rows across threads: no atomics, each row written once,
+// and every sum is taken in index order whatever the thread count (bitwise deterministic,
+// repeated indices correct).
 #pragma once
 #include <cstdint>
 

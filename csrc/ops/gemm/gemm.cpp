@@ -93,10 +93,63 @@ void thread_grid(int threads, int64_t mt, int64_t ntiles, int& tm, int& tn) {
 }
 
 template <class T>
+int64_t skinny_max_rows() {
+  static const int64_t v = [] {
+    const char* e = std::getenv("NERVO_SKINNY_M");
+    return e ? std::atoll(e) : int64_t(16);
+  }();
+  return v;
+}
+
+// Few rows of C: packing B would cost as much as the product itself (a batch-1 or batch-4
+// Linear layer reads each weight once), so these run the unpacked skinny kernels
+// (gemm_kernels.h), the columns split across threads. Returns false when the strides fit
+// neither form.
+template <class T>
+bool gemm_skinny(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
+                 int64_t rs_a, int64_t cs_a, const T* B, int64_t rs_b, int64_t cs_b, T beta, T* C,
+                 int64_t ldc, const Epilogue<T>& ep) {
+  const bool dots = rs_b == 1;
+  if (!dots && cs_b != 1) return false;
+  if (dots && cs_a != 1) {
+    // The dots form wants A's rows contiguous: copy them (M x K, a few KiB at most here).
+    T* a = static_cast<T*>(tl_workspace.get(sizeof(T) * static_cast<size_t>(M * std::max<int64_t>(K, 1))));
+    for (int64_t i = 0; i < M; ++i)
+      for (int64_t k = 0; k < K; ++k) a[i * K + k] = A[i * rs_a + k * cs_a];
+    A = a;
+    rs_a = K;
+    cs_a = 1;
+  }
+  const SkinnyFn<T> fn = dots ? cfg.skinny_dots : cfg.skinny_rows;
+  constexpr int64_t kAlign = 64;  // columns per unit of work: whole tiles for every ISA level
+  const int64_t units = (N + kAlign - 1) / kAlign;
+  const double flops = 2.0 * double(M) * double(N) * double(std::max<int64_t>(K, 1));
+  int threads = omp_in_parallel() ? 1 : omp_get_max_threads();
+  threads = static_cast<int>(std::max<double>(1, std::min<double>(threads, flops / kMinFlopsPerThread)));
+  threads = static_cast<int>(std::min<int64_t>(threads, units));
+  auto run = [&](int tid) {
+    const int64_t n0 = std::min(N, units * tid / threads * kAlign);
+    const int64_t n1 = std::min(N, units * (tid + 1) / threads * kAlign);
+    if (n0 < n1)
+      fn(SkinnyArgs<T>{M, n0, n1, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep.bias, ep.act});
+  };
+  if (threads == 1) {
+    run(0);
+  } else {
+#pragma omp parallel num_threads(threads)
+    run(omp_get_thread_num());
+  }
+  return true;
+}
+
+template <class T>
 void gemm_blocked(const Config<T>& cfg, int64_t M, int64_t N, int64_t K, T alpha, const T* A,
                   int64_t rs_a, int64_t cs_a, const T* B, int64_t rs_b, int64_t cs_b, T beta, T* C,
                   int64_t ldc, const Epilogue<T>& ep) {
   if (M <= 0 || N <= 0) return;
+  if (M <= skinny_max_rows<T>() &&
+      gemm_skinny(cfg, M, N, K, alpha, A, rs_a, cs_a, B, rs_b, cs_b, beta, C, ldc, ep))
+    return;
   const int MR = cfg.mr, NR = cfg.nr;
   // Blocks evened out: K = 784 runs as 4 x 196, not 3 x 256 + 16 (a short last block would cost
   // a full pass over C for little work). Same for the rows each thread owns (below) and NC.
@@ -255,8 +308,8 @@ void batched(int64_t batch, int64_t M, int64_t N, int64_t K, T alpha, const T* A
 
 const Kernels& kernels() {
   switch (current_isa()) {
-    case Isa::avx512: return kernels_avx512;
-    case Isa::avx2: return kernels_avx2;
+    case Isa::avx512: return kernels_avx512();
+    case Isa::avx2: return kernels_avx2();
     default: return kernels_ref;
   }
 }

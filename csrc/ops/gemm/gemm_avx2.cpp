@@ -29,11 +29,18 @@ namespace {
 using V = avx2::Vec8f;
 }  // namespace
 
-const Kernels kernels_avx2 = {
-    {6, 16, 144, 256, 4080, avx2::gemm_impl::ukernel_packed<V, 6, 2>(),
-     avx2::gemm_impl::ukernel_strided<V, 6, 2>(), &avx2::gemm_impl::pack<float>},
-    kernels_ref.f64,
-    &avx2::gemm_impl::fma_loop<V>,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx2() {
+  static const Kernels k = {
+      {6, 16, 144, 256, 4080, avx2::gemm_impl::ukernel_packed<V, 6, 2>(),
+       avx2::gemm_impl::ukernel_strided<V, 6, 2>(), &avx2::gemm_impl::pack<float>,
+       avx2::gemm_impl::skinny_dots_fn<V>(), avx2::gemm_impl::skinny_rows_fn<V>()},
+      kernels_ref.f64,
+      &avx2::gemm_impl::fma_loop<V>,
+  };
+  return k;
+}
 }  // namespace gemm
 }  // namespace nervo

@@ -27,11 +27,18 @@ namespace {
 using V = avx512::Vec16f;
 }  // namespace
 
-const Kernels kernels_avx512 = {
-    {14, 32, 168, 192, 4096, avx512::gemm_impl::ukernel_packed<V, 14, 2>(),
-     avx512::gemm_impl::ukernel_strided<V, 14, 2>(), &avx512::gemm_impl::pack<float>},
-    kernels_ref.f64,
-    &avx512::gemm_impl::fma_loop<V>,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx512() {
+  static const Kernels k = {
+      {14, 32, 168, 192, 4096, avx512::gemm_impl::ukernel_packed<V, 14, 2>(),
+       avx512::gemm_impl::ukernel_strided<V, 14, 2>(), &avx512::gemm_impl::pack<float>,
+       avx512::gemm_impl::skinny_dots_fn<V>(), avx512::gemm_impl::skinny_rows_fn<V>()},
+      kernels_ref.f64,
+      &avx512::gemm_impl::fma_loop<V>,
+  };
+  return k;
+}
 }  // namespace gemm
 }  // namespace nervo

@@ -126,6 +126,181 @@ constexpr gemm::UkernelFn<typename V::value_type> ukernel_strided() {
   return &ukernel<V, MR, NV, false>;
 }
 
+// ---- Skinny products (contract: SkinnyArgs in gemm_kernels.h) ----
+
+// bias and activation over C[i, n0..n1) for the rows i < M (the dots form's epilogue: its results
+// come out one scalar at a time, so the vector epilogue runs once over the finished rows).
+template <class V>
+void skinny_epilogue(const gemm::SkinnyArgs<typename V::value_type>& a) {
+  constexpr int W = V::width;
+  if (!a.bias && a.act == Act::none) return;
+  for (int64_t i = 0; i < a.M; ++i) {
+    typename V::value_type* c = a.C + i * a.ldc;
+    for (int64_t n = a.n0; n < a.n1; n += W) {
+      const int r = static_cast<int>(std::min<int64_t>(W, a.n1 - n));
+      V v = r == W ? V::load(c + n) : V::load_partial(c + n, r);
+      if (a.bias) v = v + (r == W ? V::load(a.bias + n) : V::load_partial(a.bias + n, r));
+      if (a.act != Act::none) v = activate(v, a.act);
+      if (r == W) v.store(c + n);
+      else v.store_partial(c + n, r);
+    }
+  }
+}
+
+// MB rows of A against NB columns of op(B): MB * NB vector accumulators over k, reduced at the end.
+template <class V, int MB, int NB>
+__attribute__((always_inline)) inline void dots_block(const gemm::SkinnyArgs<typename V::value_type>& a,
+                                                     int64_t m, int64_t n) {
+  using T = typename V::value_type;
+  constexpr int W = V::width;
+  V acc[MB][NB];
+#pragma GCC unroll 8
+  for (int i = 0; i < MB; ++i)
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) acc[i][j] = V::zero();
+  const T* ar[MB];
+  const T* br[NB];
+  for (int i = 0; i < MB; ++i) ar[i] = a.A + (m + i) * a.rs_a;
+  for (int j = 0; j < NB; ++j) br[j] = a.B + (n + j) * a.cs_b;
+  int64_t k = 0;
+  for (; k + W <= a.K; k += W) {
+    V bv[NB];
+#pragma GCC unroll 8
+    for (int j = 0; j < NB; ++j) bv[j] = V::load(br[j] + k);
+#pragma GCC unroll 8
+    for (int i = 0; i < MB; ++i) {
+      const V av = V::load(ar[i] + k);
+#pragma GCC unroll 8
+      for (int j = 0; j < NB; ++j) acc[i][j] = fma(av, bv[j], acc[i][j]);
+    }
+  }
+  if (k < a.K) {
+    const int r = static_cast<int>(a.K - k);
+    for (int i = 0; i < MB; ++i) {
+      const V av = V::load_partial(ar[i] + k, r);
+      for (int j = 0; j < NB; ++j) acc[i][j] = fma(av, V::load_partial(br[j] + k, r), acc[i][j]);
+    }
+  }
+  for (int i = 0; i < MB; ++i) {
+    T* c = a.C + (m + i) * a.ldc + n;
+    for (int j = 0; j < NB; ++j) {
+      const T s = a.alpha * reduce_add(acc[i][j]);
+      c[j] = a.beta == T(0) ? s : s + a.beta * c[j];
+    }
+  }
+}
+
+template <class V, int MB, int NB>
+void dots_rows(const gemm::SkinnyArgs<typename V::value_type>& a, int64_t m) {
+  int64_t n = a.n0;
+  for (; n + NB <= a.n1; n += NB) dots_block<V, MB, NB>(a, m, n);
+  for (; n < a.n1; ++n) dots_block<V, MB, 1>(a, m, n);
+}
+
+template <class V>
+void skinny_dots(const gemm::SkinnyArgs<typename V::value_type>& a) {
+  // One row of A: 8 independent chains (FMA latency x 2 pipes); two rows: 2 x 4.
+  int64_t m = 0;
+  for (; m + 2 <= a.M; m += 2) dots_rows<V, 2, 4>(a, m);
+  if (m < a.M) dots_rows<V, 1, 8>(a, m);
+  skinny_epilogue<V>(a);
+}
+
+// MB rows of C over the columns [n0, n1), a block of kNBlk columns at a time, accumulated in a
+// stack tile (MB x kNBlk, at most 8 KiB: L1) with k as the outer loop: B is streamed row by row,
+// four rows of k at a time, so every cache line and page of B is read once, in order (a loop over
+// k inside a column tile would jump a whole row of B per k: a new page per k for wide B).
+template <class V, int MB>
+void rows_block(const gemm::SkinnyArgs<typename V::value_type>& a, int64_t m) {
+  using T = typename V::value_type;
+  constexpr int W = V::width;
+  constexpr int64_t kNBlk = 2048 / sizeof(T);
+  alignas(64) T acc[MB][kNBlk];
+  const T* Am = a.A + m * a.rs_a;
+  for (int64_t nb = a.n0; nb < a.n1; nb += kNBlk) {
+    const int64_t nn = std::min<int64_t>(kNBlk, a.n1 - nb);
+    const int64_t nfull = nn / W * W;
+    const int tail = static_cast<int>(nn - nfull);
+    for (int i = 0; i < MB; ++i) std::fill(acc[i], acc[i] + nn, T(0));
+    int64_t k = 0;
+    for (; k + 4 <= a.K; k += 4) {
+      const T* b0 = a.B + k * a.rs_b + nb;
+      const T* b1 = b0 + a.rs_b;
+      const T* b2 = b1 + a.rs_b;
+      const T* b3 = b2 + a.rs_b;
+      V av[MB][4];
+      for (int i = 0; i < MB; ++i)
+        for (int q = 0; q < 4; ++q) av[i][q] = V::set1(Am[i * a.rs_a + (k + q) * a.cs_a]);
+      auto step = [&](int64_t n, int r) {
+        const V x0 = r == W ? V::load(b0 + n) : V::load_partial(b0 + n, r);
+        const V x1 = r == W ? V::load(b1 + n) : V::load_partial(b1 + n, r);
+        const V x2 = r == W ? V::load(b2 + n) : V::load_partial(b2 + n, r);
+        const V x3 = r == W ? V::load(b3 + n) : V::load_partial(b3 + n, r);
+#pragma GCC unroll 4
+        for (int i = 0; i < MB; ++i) {
+          V c = r == W ? V::load(acc[i] + n) : V::load_partial(acc[i] + n, r);
+          c = fma(av[i][0], x0, c);
+          c = fma(av[i][1], x1, c);
+          c = fma(av[i][2], x2, c);
+          c = fma(av[i][3], x3, c);
+          if (r == W) c.store(acc[i] + n);
+          else c.store_partial(acc[i] + n, r);
+        }
+      };
+      for (int64_t n = 0; n < nfull; n += W) step(n, W);
+      if (tail) step(nfull, tail);
+    }
+    for (; k < a.K; ++k) {
+      const T* b0 = a.B + k * a.rs_b + nb;
+      for (int i = 0; i < MB; ++i) {
+        const V ai = V::set1(Am[i * a.rs_a + k * a.cs_a]);
+        for (int64_t n = 0; n < nn; n += W) {
+          const int r = static_cast<int>(std::min<int64_t>(W, nn - n));
+          V c = r == W ? V::load(acc[i] + n) : V::load_partial(acc[i] + n, r);
+          c = fma(ai, r == W ? V::load(b0 + n) : V::load_partial(b0 + n, r), c);
+          if (r == W) c.store(acc[i] + n);
+          else c.store_partial(acc[i] + n, r);
+        }
+      }
+    }
+    // alpha, beta (0: C not read), bias, activation, in one pass over the finished tile.
+    const V alpha = V::set1(a.alpha), beta = V::set1(a.beta);
+    for (int i = 0; i < MB; ++i) {
+      T* c = a.C + (m + i) * a.ldc + nb;
+      for (int64_t n = 0; n < nn; n += W) {
+        const int r = static_cast<int>(std::min<int64_t>(W, nn - n));
+        V v = alpha * (r == W ? V::load(acc[i] + n) : V::load_partial(acc[i] + n, r));
+        if (a.beta != T(0)) v = fma(beta, r == W ? V::load(c + n) : V::load_partial(c + n, r), v);
+        if (a.bias) v = v + (r == W ? V::load(a.bias + nb + n) : V::load_partial(a.bias + nb + n, r));
+        if (a.act != Act::none) v = activate(v, a.act);
+        if (r == W) v.store(c + n);
+        else v.store_partial(c + n, r);
+      }
+    }
+  }
+}
+
+template <class V>
+void skinny_rows(const gemm::SkinnyArgs<typename V::value_type>& a) {
+  int64_t m = 0;
+  for (; m + 4 <= a.M; m += 4) rows_block<V, 4>(a, m);
+  switch (a.M - m) {
+    case 3: rows_block<V, 3>(a, m); break;
+    case 2: rows_block<V, 2>(a, m); break;
+    case 1: rows_block<V, 1>(a, m); break;
+    default: break;
+  }
+}
+
+template <class V>
+constexpr gemm::SkinnyFn<typename V::value_type> skinny_dots_fn() {
+  return &skinny_dots<V>;
+}
+template <class V>
+constexpr gemm::SkinnyFn<typename V::value_type> skinny_rows_fn() {
+  return &skinny_rows<V>;
+}
+
 #if defined(__AVX2__)
 // Transposes the 8 x 8 block r[0..8) in place: afterwards r[c] = (old r[0][c], ..., old r[7][c]).
 __attribute__((always_inline)) inline void transpose8x8(__m256 (&r)[8]) {

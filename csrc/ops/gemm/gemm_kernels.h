@@ -41,6 +41,31 @@ using UkernelFn = void (*)(int64_t kc, const T* a, int64_t rs_a, int64_t cs_a, c
 template <class T>
 using PackFn = void (*)(T* dst, int P, const T* src, int64_t rs, int64_t cs, int64_t R, int64_t kc);
 
+// Skinny products (few rows of C, see gemm.cpp): C[0..M, n0..n1) of the contract, computed with
+// no packing at all. Two forms, chosen by the caller from the strides:
+//   dots  (rs_b == 1 and cs_a == 1): op(B)'s columns and A's rows are contiguous in k (x @ W.T
+//         with W row-major, a Linear layer's forward): vector dot products, W read once per
+//         pair of rows of A;
+//   rows  (cs_b == 1): op(B)'s rows are contiguous in n: register tiles of up to 4 rows of C
+//         accumulate broadcast a(i, k) times rows of B, B read once per 4 rows of A.
+// Both apply alpha, beta (0: C not read), bias[n] and the activation.
+template <class T>
+struct SkinnyArgs {
+  int64_t M, n0, n1, K;
+  T alpha;
+  const T* A;
+  int64_t rs_a, cs_a;
+  const T* B;
+  int64_t rs_b, cs_b;
+  T beta;
+  T* C;
+  int64_t ldc;
+  const T* bias;
+  Act act;
+};
+template <class T>
+using SkinnyFn = void (*)(const SkinnyArgs<T>& a);
+
 template <class T>
 struct Config {
   int mr, nr;            // microkernel tile
@@ -48,6 +73,8 @@ struct Config {
   UkernelFn<T> packed;   // a packed
   UkernelFn<T> strided;  // a read in place with strides
   PackFn<T> pack;
+  SkinnyFn<T> skinny_dots;
+  SkinnyFn<T> skinny_rows;
 };
 
 struct Kernels {
@@ -59,8 +86,8 @@ struct Kernels {
 };
 
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;
-extern const Kernels kernels_avx512;
+const Kernels& kernels_avx2();  // defined in the ISA TU, built on first call
+const Kernels& kernels_avx512();  // defined in the ISA TU, built on first call
 
 // The table for nervo::current_isa().
 const Kernels& kernels();

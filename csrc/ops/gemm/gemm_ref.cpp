@@ -20,9 +20,11 @@ using D = ref::VecS<double>;
 
 const Kernels kernels_ref = {
     {4, 4, 128, 256, 2048, ref::gemm_impl::ukernel_packed<F, 4, 4>(),
-     ref::gemm_impl::ukernel_strided<F, 4, 4>(), &ref::gemm_impl::pack<float>},
+     ref::gemm_impl::ukernel_strided<F, 4, 4>(), &ref::gemm_impl::pack<float>,
+     ref::gemm_impl::skinny_dots_fn<F>(), ref::gemm_impl::skinny_rows_fn<F>()},
     {4, 4, 128, 256, 2048, ref::gemm_impl::ukernel_packed<D, 4, 4>(),
-     ref::gemm_impl::ukernel_strided<D, 4, 4>(), &ref::gemm_impl::pack<double>},
+     ref::gemm_impl::ukernel_strided<D, 4, 4>(), &ref::gemm_impl::pack<double>,
+     ref::gemm_impl::skinny_dots_fn<D>(), ref::gemm_impl::skinny_rows_fn<D>()},
     &ref::gemm_impl::fma_loop<F>,
 };
 }  // namespace gemm

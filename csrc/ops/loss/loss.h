@@ -48,8 +48,8 @@ struct Kernels {
 };
 
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;
-extern const Kernels kernels_avx512;
+const Kernels& kernels_avx2();  // defined in the ISA TU, built on first call
+const Kernels& kernels_avx512();  // defined in the ISA TU, built on first call
 const Kernels& kernels();
 
 // nll_loss on log-probabilities: loss_i = -w[t_i] * logp[i, t_i] (0 for ignored rows).

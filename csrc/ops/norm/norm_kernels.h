@@ -39,8 +39,8 @@ struct Kernels {
 
 extern const RowKernels<double> rows_f64_ref;
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;
-extern const Kernels kernels_avx512;
+const Kernels& kernels_avx2();  // defined in the ISA TU, built on first call
+const Kernels& kernels_avx512();  // defined in the ISA TU, built on first call
 
 // The table for nervo::current_isa().
 const Kernels& kernels();

@@ -8,8 +8,8 @@ namespace optim {
 
 const Kernels& kernels() {
   switch (current_isa()) {
-    case Isa::avx512: return kernels_avx512;
-    case Isa::avx2: return kernels_avx2;
+    case Isa::avx512: return kernels_avx512();
+    case Isa::avx2: return kernels_avx2();
     default: return kernels_ref;
   }
 }

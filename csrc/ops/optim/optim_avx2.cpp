@@ -14,6 +14,12 @@ inline Vec8f vsqrt(Vec8f a) { return {_mm256_sqrt_ps(a.v)}; }
 
 namespace nervo {
 namespace optim {
-const Kernels kernels_avx2 = {avx2::optim_impl::table<avx2::Vec8f>(), kernels_ref.f64};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx2() {
+  static const Kernels k = {avx2::optim_impl::table<avx2::Vec8f>(), kernels_ref.f64};
+  return k;
+}
 }  // namespace optim
 }  // namespace nervo

@@ -14,6 +14,12 @@ inline Vec16f vsqrt(Vec16f a) { return {_mm512_sqrt_ps(a.v)}; }
 
 namespace nervo {
 namespace optim {
-const Kernels kernels_avx512 = {avx512::optim_impl::table<avx512::Vec16f>(), kernels_ref.f64};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx512() {
+  static const Kernels k = {avx512::optim_impl::table<avx512::Vec16f>(), kernels_ref.f64};
+  return k;
+}
 }  // namespace optim
 }  // namespace nervo

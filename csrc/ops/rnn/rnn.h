@@ -16,8 +16,8 @@
 //   by the caller) and dcn (B, H) or nullptr (LSTM: dL/dc_n). Overwrites dx (T,B,I; nullptr: not
 //   wanted, its GEMM is skipped), dw_ih, dw_hh,
 //   db_ih, db_hh (when the biases exist), dh0, dc0 (LSTM). Backward through time: per step one
-//   fused pass (gate gradients) and one GEMM (dh_prev), then the weight gradients as one GEMM
-//   each over all steps.
+//   fused pass (gate gradients) and one GEMM (dh_prev; LSTM/RNN also dx_t, both on weights packed
+//   once), then the weight gradients over all steps (LSTM/RNN: [dw_ih | dw_hh] as one GEMM).
 // reverse: process t = T-1 .. 0 (the backward direction of a bidirectional layer).
 // Threads: the GEMMs are parallel; fused passes are parallel over batch rows when large enough.
 #pragma once
@@ -98,8 +98,8 @@ struct Kernels {
 };
 
 extern const Kernels kernels_ref;
-extern const Kernels kernels_avx2;
-extern const Kernels kernels_avx512;
+const Kernels& kernels_avx2();  // defined in the ISA TU, built on first call
+const Kernels& kernels_avx512();  // defined in the ISA TU, built on first call
 const Kernels& kernels();
 
 // Whole-sequence drivers (rnn.cpp).

@@ -8,11 +8,17 @@
 
 namespace nervo {
 namespace rnn {
-const Kernels kernels_avx2 = {
-    &avx2::rnn_impl::cell_forward<avx2::Vec8f>, &avx2::rnn_impl::cell_backward<avx2::Vec8f>,
-    kernels_ref.cell_forward_f64, kernels_ref.cell_backward_f64,
-    16, &avx2::rnn_impl::rec_gemm<avx2::Vec8f>,
-    kernels_ref.nr_f64, kernels_ref.rec_gemm_f64,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx2() {
+  static const Kernels k = {
+      &avx2::rnn_impl::cell_forward<avx2::Vec8f>, &avx2::rnn_impl::cell_backward<avx2::Vec8f>,
+      kernels_ref.cell_forward_f64, kernels_ref.cell_backward_f64,
+      16, &avx2::rnn_impl::rec_gemm<avx2::Vec8f, 6, 2>,
+      kernels_ref.nr_f64, kernels_ref.rec_gemm_f64,
+  };
+  return k;
+}
 }  // namespace rnn
 }  // namespace nervo

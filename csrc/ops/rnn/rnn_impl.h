@@ -5,6 +5,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <type_traits>
 
 #include "ops/rnn/rnn.h"
 
@@ -37,6 +38,60 @@ inline void st(V v, typename V::value_type* p, int n) {
   if (n == V::width) v.store(p); else v.store_partial(p, n);
 }
 
+// Gate nonlinearities. float32 SIMD uses one exp each with no branch blend: sigmoid(x) =
+// 1 / (1 + exp(-x)) and tanh(x) = 2 sigmoid(2x) - 1 on x clamped to [-87, 87] (exp stays finite;
+// the clamped values are within an ulp of 0 / 1). Errors: sigmoid ~2 ulp; tanh ~1e-7 absolute
+// (not relative near 0: a gate only ever adds or multiplies it, so absolute error is what counts).
+// vm::sigmoid / vm::tanh cost about twice as much (exact small-|x| branches, two-factor 2^n
+// scaling), and the gate math is ~10% of an LSTM step. NaN propagates: max/min return their
+// second operand for NaN, and every path below keeps a NaN. float64 and the one-lane generic
+// Vec use vm:: (exact, libm for double).
+template <class V>
+inline V exp_clamped(V x) {  // exp(x) for x in [-87, 87] (no range or NaN checks of its own)
+  using T = typename V::value_type;
+  V n = round_even(x * V::set1(T(1.44269504088896341)));
+  V r = fma(n, V::set1(T(-0.693359375)), x);  // ln2 split in two (Cody-Waite)
+  r = fma(n, V::set1(T(2.12194440e-4)), r);
+  // Taylor through r^6: |r| <= ln2/2 gives a truncation error below 1.1e-7 relative.
+  V p = V::set1(T(1.0 / 720));
+  p = fma(p, r, V::set1(T(1.0 / 120)));
+  p = fma(p, r, V::set1(T(1.0 / 24)));
+  p = fma(p, r, V::set1(T(1.0 / 6)));
+  p = fma(p, r, V::set1(T(0.5)));
+  p = fma(p, r, V::set1(T(1.0)));
+  p = fma(p, r, V::set1(T(1.0)));
+  return p * pow2n(n);  // n in [-126, 126]: 2^n is a normal float
+}
+
+template <class V>
+inline constexpr bool kFastGates = std::is_same_v<typename V::value_type, float> && (V::width > 1);
+
+template <class V>
+inline V gate_sigmoid(V x) {
+  using T = typename V::value_type;
+  if constexpr (kFastGates<V>) {
+    const V lim = V::set1(T(87));
+    V xc = min(lim, max(-lim, x));  // NaN stays NaN (second operand)
+    V one = V::set1(T(1));
+    return one / (one + exp_clamped(-xc));
+  } else {
+    return vm::sigmoid(x);
+  }
+}
+
+template <class V>
+inline V gate_tanh(V x) {
+  using T = typename V::value_type;
+  if constexpr (kFastGates<V>) {
+    const V lim = V::set1(T(43.5));
+    V xc = min(lim, max(-lim, x));
+    V one = V::set1(T(1));
+    return V::set1(T(2)) / (one + exp_clamped(xc * V::set1(T(-2)))) - one;
+  } else {
+    return vm::tanh(x);
+  }
+}
+
 template <class T>
 inline bool active(const StepArgs<T>& a, int64_t b) {
   return a.lengths == nullptr || a.t < a.lengths[b];
@@ -59,14 +114,14 @@ void row_forward(const StepArgs<typename V::value_type>& a, int64_t b) {
       const T* cp = a.c_prev + b * H;
       T* c = a.c + b * H;
       for_lanes<V>(H, [&](int64_t j, int n) {
-        V gi = vm::sigmoid(ld<V>(g + j, n));
-        V gf = vm::sigmoid(ld<V>(g + H + j, n));
-        V gg = vm::tanh(ld<V>(g + 2 * H + j, n));
-        V go = vm::sigmoid(ld<V>(g + 3 * H + j, n));
+        V gi = gate_sigmoid(ld<V>(g + j, n));
+        V gf = gate_sigmoid(ld<V>(g + H + j, n));
+        V gg = gate_tanh(ld<V>(g + 2 * H + j, n));
+        V go = gate_sigmoid(ld<V>(g + 3 * H + j, n));
         V cn = fma(gf, ld<V>(cp + j, n), gi * gg);
         st(gi, g + j, n); st(gf, g + H + j, n); st(gg, g + 2 * H + j, n); st(go, g + 3 * H + j, n);
         st(cn, c + j, n);
-        st(go * vm::tanh(cn), h + j, n);
+        st(go * gate_tanh(cn), h + j, n);
       });
       break;
     }
@@ -74,10 +129,10 @@ void row_forward(const StepArgs<typename V::value_type>& a, int64_t b) {
       T* g = a.ws_t + b * 4 * H;
       const T* gh = a.gh + b * 3 * H;
       for_lanes<V>(H, [&](int64_t j, int n) {
-        V r = vm::sigmoid(ld<V>(g + j, n) + ld<V>(gh + j, n));
-        V z = vm::sigmoid(ld<V>(g + H + j, n) + ld<V>(gh + H + j, n));
+        V r = gate_sigmoid(ld<V>(g + j, n) + ld<V>(gh + j, n));
+        V z = gate_sigmoid(ld<V>(g + H + j, n) + ld<V>(gh + H + j, n));
         V hn = ld<V>(gh + 2 * H + j, n);
-        V nn = vm::tanh(fma(r, hn, ld<V>(g + 2 * H + j, n)));
+        V nn = gate_tanh(fma(r, hn, ld<V>(g + 2 * H + j, n)));
         st(r, g + j, n); st(z, g + H + j, n); st(nn, g + 2 * H + j, n); st(hn, g + 3 * H + j, n);
         // (1 - z) n + z h_prev = n + z (h_prev - n)
         st(fma(z, ld<V>(hp + j, n) - nn, nn), h + j, n);
@@ -121,7 +176,7 @@ void row_backward(const StepArgs<typename V::value_type>& a, int64_t b) {
         V d = ld<V>(dhi + j, n) + ld<V>(dh + j, n);
         V gi = ld<V>(g + j, n), gf = ld<V>(g + H + j, n);
         V gg = ld<V>(g + 2 * H + j, n), go = ld<V>(g + 3 * H + j, n);
-        V tc = vm::tanh(ld<V>(c + j, n));
+        V tc = gate_tanh(ld<V>(c + j, n));
         V dcv = fma(d * go, one - tc * tc, ld<V>(dc + j, n));
         st(dcv * gg * gi * (one - gi), dg + j, n);
         st(dcv * ld<V>(cp + j, n) * gf * (one - gf), dg + H + j, n);
@@ -184,50 +239,62 @@ void cell_backward(const StepArgs<typename V::value_type>& a) {
   for (int64_t b = 0; b < a.B; ++b) row_backward<V>(a, b);
 }
 
-// One MR x (2 * width) tile of the recurrent product (register map: 2*MR accumulators, two B
-// vectors, one broadcast of A: 15 of AVX2's 16 ymm registers at MR = 6).
-template <class V, int MR>
+// One MR x (NV * width) tile of the recurrent product: MR * NV accumulators, NV B vectors and one
+// broadcast of A live in registers (AVX2, 16 ymm: MR = 6, NV = 2 uses 15; MR = 4, NV = 3 uses 16).
+template <class V, int MR, int NV>
 inline void rec_tile(int64_t K, const typename V::value_type* A, int64_t lda,
                      const typename V::value_type* bp, int nvalid, bool accumulate,
                      const typename V::value_type* bias, typename V::value_type* C, int64_t ldc) {
   constexpr int W = V::width;
-  V c0[MR], c1[MR];
-  for (int r = 0; r < MR; ++r) c0[r] = c1[r] = V::zero();
+  V acc[MR][NV];
+  for (int r = 0; r < MR; ++r)
+    for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
   for (int64_t k = 0; k < K; ++k) {
-    const V b0 = V::load(bp + k * 2 * W), b1 = V::load(bp + k * 2 * W + W);
+    V b[NV];
+    for (int v = 0; v < NV; ++v) b[v] = V::load(bp + (k * NV + v) * W);
     for (int r = 0; r < MR; ++r) {
       const V a = V::set1(A[r * lda + k]);
-      c0[r] = fma(a, b0, c0[r]);
-      c1[r] = fma(a, b1, c1[r]);
+      for (int v = 0; v < NV; ++v) acc[r][v] = fma(a, b[v], acc[r][v]);
     }
   }
-  const int n0 = nvalid < W ? nvalid : W;
-  const int n1 = nvalid - n0;
-  V vb0 = V::zero(), vb1 = V::zero();
-  if (bias) {
-    vb0 = ld<V>(bias, n0);
-    if (n1 > 0) vb1 = ld<V>(bias + W, n1);
+  int cnt[NV];  // valid columns of each vector of the tile
+  V vb[NV];
+  for (int v = 0; v < NV; ++v) {
+    cnt[v] = std::max(0, std::min(W, nvalid - v * W));
+    vb[v] = bias && cnt[v] > 0 ? ld<V>(bias + v * W, cnt[v]) : V::zero();
   }
   for (int r = 0; r < MR; ++r) {
     auto* c = C + r * ldc;
-    V v0 = c0[r] + vb0, v1 = c1[r] + vb1;
-    if (accumulate) {
-      v0 = v0 + ld<V>(c, n0);
-      if (n1 > 0) v1 = v1 + ld<V>(c + W, n1);
+    for (int v = 0; v < NV; ++v) {
+      if (cnt[v] == 0) continue;
+      V out = acc[r][v] + vb[v];
+      if (accumulate) out = out + ld<V>(c + v * W, cnt[v]);
+      st(out, c + v * W, cnt[v]);
     }
-    st(v0, c, n0);
-    if (n1 > 0) st(v1, c + W, n1);
   }
 }
 
-// Rows per tile: 6 (see rec_tile's register map).
-constexpr int kRecMR = 6;
+// Runs the tile of `rows` rows (1 <= rows <= MR), a compile-time height for each.
+template <class V, int MR, int NV>
+inline void rec_tile_rows(int rows, int64_t K, const typename V::value_type* A, int64_t lda,
+                          const typename V::value_type* bp, int nvalid, bool accumulate,
+                          const typename V::value_type* bias, typename V::value_type* C,
+                          int64_t ldc) {
+  if constexpr (MR > 1) {
+    if (rows < MR) {
+      rec_tile_rows<V, MR - 1, NV>(rows, K, A, lda, bp, nvalid, accumulate, bias, C, ldc);
+      return;
+    }
+  }
+  rec_tile<V, MR, NV>(K, A, lda, bp, nvalid, accumulate, bias, C, ldc);
+}
 
-template <class V>
+// rec_gemm (rnn.h's RecGemmFn) with MR x (NV * width) tiles; panels are NR = NV * width wide.
+template <class V, int MR, int NV>
 void rec_gemm(int64_t M, int64_t N, int64_t K, const typename V::value_type* A, int64_t lda,
               const typename V::value_type* Bp, bool accumulate,
               const typename V::value_type* bias, typename V::value_type* C, int64_t ldc) {
-  constexpr int64_t NR = 2 * V::width;
+  constexpr int64_t NR = NV * V::width;
   const int64_t np = (N + NR - 1) / NR;
   // ~64K FMAs amortize an OpenMP fork/join (a few microseconds).
   const bool par = M * N * K >= 65536 && np > 1;
@@ -236,17 +303,16 @@ void rec_gemm(int64_t M, int64_t N, int64_t K, const typename V::value_type* A, 
     const auto* bp = Bp + p * K * NR;
     const int nvalid = static_cast<int>(std::min(NR, N - p * NR));
     const auto* bb = bias ? bias + p * NR : nullptr;
-    for (int64_t i0 = 0; i0 < M; i0 += kRecMR) {
-      const auto* a = A + i0 * lda;
-      auto* c = C + i0 * ldc + p * NR;
-      switch (std::min<int64_t>(kRecMR, M - i0)) {
-        case 6: rec_tile<V, 6>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-        case 5: rec_tile<V, 5>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-        case 4: rec_tile<V, 4>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-        case 3: rec_tile<V, 3>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-        case 2: rec_tile<V, 2>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-        default: rec_tile<V, 1>(K, a, lda, bp, nvalid, accumulate, bb, c, ldc); break;
-      }
+    // Rows in tiles whose heights differ by at most one (MR = 6, M = 32: 6 6 5 5 5 5, not
+    // 6 6 6 6 6 2): a tile of 1-3 rows has too few accumulators to cover the FMA latency and
+    // runs at about half rate (measured: M = 32 at 85 GFLOP/s, M = 30 at 90, AVX2 one thread).
+    const int64_t ntiles = (M + MR - 1) / MR;
+    const int64_t base = ntiles ? M / ntiles : 0, extra = ntiles ? M % ntiles : 0;
+    for (int64_t t = 0; t < ntiles; ++t) {
+      const int64_t i0 = t * base + std::min(t, extra);
+      const int rows = static_cast<int>(base + (t < extra ? 1 : 0));
+      rec_tile_rows<V, MR, NV>(rows, K, A + i0 * lda, lda, bp, nvalid, accumulate, bb,
+                               C + i0 * ldc + p * NR, ldc);
     }
   }
 }

@@ -11,8 +11,8 @@ namespace rnn {
 const Kernels kernels_ref = {
     &ref::rnn_impl::cell_forward<ref::VecS<float>>, &ref::rnn_impl::cell_backward<ref::VecS<float>>,
     &ref::rnn_impl::cell_forward<ref::VecS<double>>, &ref::rnn_impl::cell_backward<ref::VecS<double>>,
-    2, &ref::rnn_impl::rec_gemm<ref::VecS<float>>,
-    2, &ref::rnn_impl::rec_gemm<ref::VecS<double>>,
+    2, &ref::rnn_impl::rec_gemm<ref::VecS<float>, 6, 2>,
+    2, &ref::rnn_impl::rec_gemm<ref::VecS<double>, 6, 2>,
 };
 }  // namespace rnn
 }  // namespace nervo

@@ -8,9 +8,15 @@
 
 namespace nervo {
 namespace softmax {
-const Kernels kernels_avx2 = {
-    &avx2::softmax_impl::forward<avx2::Vec8f>, &avx2::softmax_impl::backward<avx2::Vec8f>,
-    kernels_ref.forward_f64, kernels_ref.backward_f64,
-};
+// A function, not a global: the table is built on first use, i.e. only once dispatch picked this
+// level. A global's dynamic initializer would run at import on every CPU, in code compiled
+// for this ISA level (it copies the ref entries), and could fault where the level is missing.
+const Kernels& kernels_avx2() {
+  static const Kernels k = {
+      &avx2::softmax_impl::forward<avx2::Vec8f>, &avx2::softmax_impl::backward<avx2::Vec8f>,
+      kernels_ref.forward_f64, kernels_ref.backward_f64,
+  };
+  return k;
+}
 }  // namespace softmax
 }  // namespace nervo

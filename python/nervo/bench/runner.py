@@ -57,8 +57,9 @@ class Settings:
 
     @classmethod
     def quick(cls) -> "Settings":
-        # The checked first call is the only warm-up: a smoke run, not a measurement.
-        return cls(repeats=3, warmup=0.0, min_time=0.002, max_time=0.5)
+        # The checked first call is the only warm-up and each implementation gets two single-call
+        # runs: a smoke run (every case executes and is checked), not a measurement.
+        return cls(repeats=2, warmup=0.0, min_time=0.0, max_time=0.05)
 
 
 @dataclass
@@ -210,7 +211,7 @@ def _numba_triad():
     return _TRIAD
 
 
-def measure_bandwidth(threads: int, n: int = 1 << 23, trials: int = 10) -> dict:
+def measure_bandwidth(threads: int, n: int = 1 << 23, trials: int = 10, use_numba: bool = True) -> dict:
     """STREAM-like triad bandwidth in GB/s on ``threads`` threads (best of ``trials``, STREAM's
     convention: 24 bytes per float64 element, write-allocate traffic not counted).
 
@@ -219,7 +220,7 @@ def measure_bandwidth(threads: int, n: int = 1 << 23, trials: int = 10) -> dict:
     twice the 32 MiB L3 each, so the figure is DRAM bandwidth; the quick mode's small arrays
     measure the cache instead (the report says which).
     """
-    kernels = _numba_triad()
+    kernels = _numba_triad() if use_numba else None
     a = np.empty(n)
     b = np.empty(n)
     c = np.empty(n)
@@ -238,11 +239,12 @@ def measure_bandwidth(threads: int, n: int = 1 << 23, trials: int = 10) -> dict:
         def run():
             np.multiply(c, 3.0, out=a)
             np.add(a, b, out=a)
-        nbytes, how = 5 * 8 * n, "numpy two-pass triad, 1 thread (numba not installed)"
+        nbytes, how = 5 * 8 * n, ("numpy two-pass triad, 1 thread" +
+                                  ("" if not use_numba else " (numba not installed)"))
     run()
     best, spent, done = math.inf, 0.0, 0
     # At least `trials` passes and 0.2 s: on a shared machine a pass can lose its time slice.
-    while done < trials or (spent < 0.2 and done < 50 * trials):
+    while done < trials or (spent < (0.2 if use_numba else 0.02) and done < 50 * trials):
         t0 = time.perf_counter()
         run()
         dt = time.perf_counter() - t0
@@ -283,7 +285,9 @@ def machine_info(threads: int, quick: bool = False, measure: bool = True) -> dic
                                    "NERVO_"))},
              load_start=_loadavg())
     if measure:
-        bw = measure_bandwidth(threads, n=(1 << 20) if quick else (1 << 23), trials=3 if quick else 10)
+        # quick: numpy's triad (no JIT compile to wait for) on small arrays.
+        bw = measure_bandwidth(threads, n=(1 << 20) if quick else (1 << 23), trials=3 if quick else 10,
+                               use_numba=not quick)
         if quick:
             bw["method"] += "; quick mode: small arrays, cache rather than DRAM"
         m["bandwidth"] = bw
@@ -426,7 +430,7 @@ class _Timer:
             if per_call > budget:
                 self.number = 1
                 self.times.append(per_call)
-                self.max_runs = max(3, min(s.repeats, int(s.max_time / per_call)))
+                self.max_runs = max(min(3, s.repeats), min(s.repeats, int(s.max_time / per_call)))
                 return
             spent = per_call
         while spent < s.warmup:
@@ -435,7 +439,7 @@ class _Timer:
         self.number = max(1, math.ceil(s.min_time / max(per_call, 1e-9)))
         if per_call * self.number > budget:   # long calls: one call per run, fewer runs
             self.number = 1
-        self.max_runs = max(3, min(s.repeats, int(s.max_time / max(per_call * self.number, 1e-9))))
+        self.max_runs = max(min(3, s.repeats), min(s.repeats, int(s.max_time / max(per_call * self.number, 1e-9))))
 
     def run_once(self) -> None:
         if len(self.times) < self.max_runs:

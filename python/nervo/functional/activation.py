@@ -64,10 +64,11 @@ hardswish = _act_x("hardswish", ops.hardswish, ops.hardswish_backward)
 
 
 def relu_(input):
-    """In-place relu on a tensor outside autograd (torch.relu_)."""
-    input._inplace_ok("relu_")
+    """In-place relu (torch.relu_), recorded by autograd like every in-place op."""
+    if input._record():
+        return input._inplace_op("relu_", (), relu)
     ops.relu(input._data, out=input._data)
-    return input
+    return input._wrote()
 
 
 def leaky_relu(input, negative_slope=0.01, inplace=False):
@@ -275,13 +276,15 @@ def _tanh_tw(node, out, g):
 @_twice("LeakyReluBackward")
 def _leaky_relu_tw(node, out, g):
     s = _saved(node.backward)
-    return (g * _c(np.where(s["xd"] > 0, 1.0, s["negative_slope"]), g.dtype),)
+    xd = s["xd"]
+    one = xd.dtype.type
+    return (g * _plain(np.where(xd > 0, one(1), one(s["negative_slope"]))),)
 
 
 @_twice("EluBackward")
 def _elu_tw(node, out, g):
     s = _saved(node.backward)
-    return (g * where(s["xd"] > 0, 1.0, out + s["alpha"]),)
+    return (g * where(s["xd"] > 0, 1.0, _B.exp(node.inputs[0]) * s["alpha"]),)
 
 
 @_twice("SoftplusBackward")
@@ -324,7 +327,8 @@ def _prelu_tw(node, out, g):
     gw = None
     if w.requires_grad:
         t = where(neg, g * x, 0.0)
-        gw = (t.sum() if w.numel() == 1 else t.sum((0,) + tuple(range(2, xd.ndim)))).reshape(w.shape)
+        gw = t.sum() if w.numel() == 1 else t.sum((0,) + tuple(range(2, xd.ndim)))
+        gw = gw.reshape(w.shape)
     return gx, gw
 
 

@@ -57,6 +57,32 @@ def scaled_dot_product_attention(query, key, value, attn_mask=None, dropout_p=0.
     return _node(out, (q, k, v), bw, "ScaledDotProductAttentionBackward")
 
 
+def _sdpa_packed(qkv, mask, dropout_p, is_causal):
+    """scaled_dot_product_attention(qkv[0], qkv[1], qkv[2]) for a packed (3, N, h, L, hd) Tensor, as
+    one autograd node whose backward returns the packed gradient (dq, dk, dv in one array).
+
+    NOTE: indexing q, k and v off the packed tensor would record three nodes, and each one's
+    backward fills a full-size zero array that autograd then adds up: three memsets and two adds
+    of the whole packed size per step.
+    """
+    d = qkv._data
+    seed = int(generator().integers(0, 2**63)) if dropout_p > 0 else 0
+    out, lse = ops.scaled_dot_product_attention(d[0], d[1], d[2], mask, dropout_p, is_causal,
+                                                None, seed=seed, return_lse=True)
+    if not (_mode.enabled and qkv.requires_grad):
+        return _plain(out)
+
+    def bw(g):
+        dq, dk, dv = ops.scaled_dot_product_attention_backward(g, d[0], d[1], d[2], out, lse, mask,
+                                                               dropout_p, is_causal, None,
+                                                               seed=seed)
+        grad = np.empty(d.shape, d.dtype)
+        grad[0], grad[1], grad[2] = dq, dk, dv
+        return (grad,)
+
+    return _node(out, (qkv,), bw, "ScaledDotProductAttentionBackward")
+
+
 def _heads(x, L, N, h, hd, batch_first):
     """(L, N, E) or (N, L, E) -> (N, h, L, hd), contiguous."""
     if batch_first:
@@ -129,31 +155,42 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
                              f"{tuple(q_in.shape)}, key {tuple(k_in.shape)}, value {tuple(v_in.shape)}")
     h = num_heads
     hd = E // h
-    if in_proj_weight is not None:
-        if q_in is k_in and k_in is v_in:
-            qkv = linear(q_in, in_proj_weight, in_proj_bias)
-            q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
-        else:
-            b = in_proj_bias
-            q = linear(q_in, in_proj_weight[:E], None if b is None else b[:E])
-            k = linear(k_in, in_proj_weight[E:2 * E], None if b is None else b[E:2 * E])
-            v = linear(v_in, in_proj_weight[2 * E:], None if b is None else b[2 * E:])
-    else:
-        b = in_proj_bias
-        q = linear(q_in, q_proj_weight, None if b is None else b[:E])
-        k = linear(k_in, k_proj_weight, None if b is None else b[E:2 * E])
-        v = linear(v_in, v_proj_weight, None if b is None else b[2 * E:])
-    qh = _heads(q, L, N, h, hd, batch_first)
-    kh = _heads(k, S, N, h, hd, batch_first)
-    vh = _heads(v, S, N, h, hd, batch_first)
-    mask = _merge_masks(attn_mask, key_padding_mask, N, h, L, S, qh._data.dtype, call)
-    causal = bool(is_causal) and mask is None
     if (bias_k is None) != (bias_v is None):
         raise ValueError(f"{call}: give both bias_k and bias_v or neither")
     extra = (bias_k is not None) + bool(add_zero_attn)
+    packed = None
+    if in_proj_weight is not None and q_in is k_in and k_in is v_in and not extra:
+        # Self-attention: one projection GEMM, one copy into (3, N, h, L, hd) and one attention
+        # node reading q, k, v off it (see _sdpa_packed).
+        qkv = linear(q_in, in_proj_weight, in_proj_bias)
+        if batch_first:
+            packed = qkv.reshape(N, L, 3, h, hd).permute(2, 0, 3, 1, 4).contiguous()
+        else:
+            packed = qkv.reshape(L, N, 3, h, hd).permute(2, 1, 3, 0, 4).contiguous()
+        qd, kd = packed._data[0], packed._data[1]
+    else:
+        if in_proj_weight is not None:
+            b = in_proj_bias
+            if q_in is k_in and k_in is v_in:
+                qkv = linear(q_in, in_proj_weight, in_proj_bias)
+                q, k, v = qkv[..., :E], qkv[..., E:2 * E], qkv[..., 2 * E:]
+            else:
+                q = linear(q_in, in_proj_weight[:E], None if b is None else b[:E])
+                k = linear(k_in, in_proj_weight[E:2 * E], None if b is None else b[E:2 * E])
+                v = linear(v_in, in_proj_weight[2 * E:], None if b is None else b[2 * E:])
+        else:
+            b = in_proj_bias
+            q = linear(q_in, q_proj_weight, None if b is None else b[:E])
+            k = linear(k_in, k_proj_weight, None if b is None else b[E:2 * E])
+            v = linear(v_in, v_proj_weight, None if b is None else b[2 * E:])
+        qh = _heads(q, L, N, h, hd, batch_first)
+        kh = _heads(k, S, N, h, hd, batch_first)
+        vh = _heads(v, S, N, h, hd, batch_first)
+    dt = (packed if packed is not None else qh)._data.dtype
+    mask = _merge_masks(attn_mask, key_padding_mask, N, h, L, S, dt, call)
+    causal = bool(is_causal) and mask is None
     if extra:
         from nervo.functional.basic import cat
-        dt = qh._data.dtype
         if causal:  # the extra positions come after the causal window: spell the mask out
             mask = np.where(np.tril(np.ones((L, S), bool)), 0.0, -np.inf).astype(dt)[None, None]
             causal = False
@@ -173,8 +210,13 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
             mask = np.concatenate([np.broadcast_to(mask, mask.shape[:-1] + (S,)),
                                    np.zeros(mask.shape[:-1] + (extra,), mask.dtype)], axis=-1)
         S += extra
+    if packed is None:
+        qd, kd = qh._data, kh._data
     p = dropout_p if training else 0.0
-    o = scaled_dot_product_attention(qh, kh, vh, mask, p, causal)  # (N, h, L, hd)
+    if packed is not None:
+        o = _sdpa_packed(packed, mask, p, causal)  # (N, h, L, hd)
+    else:
+        o = scaled_dot_product_attention(qh, kh, vh, mask, p, causal)
     if batch_first:
         o = o.permute(0, 2, 1, 3).reshape(N, L, E)
     else:
@@ -182,7 +224,7 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
     out = linear(o, out_proj_weight, out_proj_bias)
     weights = None
     if need_weights:
-        s = np.einsum("nhle,nhse->nhls", qh._data, kh._data) / math.sqrt(hd)
+        s = np.einsum("nhle,nhse->nhls", qd, kd) / math.sqrt(hd)
         if mask is not None:
             s = s + mask
         if causal:
@@ -191,6 +233,6 @@ def multi_head_attention_forward(query, key, value, num_heads, in_proj_weight, i
         m = np.where(np.isfinite(m), m, 0)
         e = np.exp(s - m)
         tot = e.sum(-1, keepdims=True)
-        w = np.where(tot > 0, e / np.where(tot > 0, tot, 1), 0).astype(qh._data.dtype)
+        w = np.where(tot > 0, e / np.where(tot > 0, tot, 1), 0).astype(dt)
         weights = _plain(w.mean(1) if average_attn_weights else w)
     return out, weights

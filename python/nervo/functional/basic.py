@@ -974,9 +974,36 @@ def getitem(a, idx):
 
 
 def setitem(a, idx, value):
-    a._inplace_ok("__setitem__")
-    idx, _ = _index(idx)
-    a._data[idx] = value._data if isinstance(value, Tensor) else value
+    """``a[idx] = value``, recorded by autograd when ``a`` or ``value`` requires grad."""
+    idx2, _ = _index(idx)
+    if a._record(value):
+        a._inplace_op("__setitem__", (value,), lambda p: _index_put(p, idx2, value))
+        return
+    a._data[idx2] = value._data if isinstance(value, Tensor) else value
+    a._wrote()
+
+
+def _index_put(a, idx, value):
+    """A copy of ``a`` with ``[idx] = value`` (the out-of-place form of setitem), recorded."""
+    ad = a._data
+    vt = isinstance(value, Tensor)
+    vd = value._data if vt else value
+    out = ad.copy()
+    out[idx] = vd
+    ra, rv = a.requires_grad, vt and value.requires_grad
+    if (ra or rv) and _mode.enabled:
+        vshape = np.shape(vd)
+
+        def bw(g):
+            ga = gv = None
+            if ra:
+                ga = g.copy()
+                ga[idx] = 0
+            if rv:
+                gv = _unb(g[idx], vshape)
+            return ga, gv
+        return _node(out, (a, value if vt else None), bw, "CopySlices")
+    return _plain(out)
 
 
 def gather(a, dim, index):
@@ -1542,6 +1569,16 @@ def _index_select_tw(node, out, g):
 def _masked_fill_tw(node, out, g):
     s = _saved(node.backward)
     return (_unb_t(where(s["m"], 0.0, g), s["ad"].shape),)
+
+
+@_twice("CopySlices")
+def _index_put_tw(node, out, g):
+    s = _saved(node.backward)
+    idx = s["idx"]
+    m = np.ones(g.shape, bool)
+    m[idx] = False
+    return (g * _c(m, g.dtype) if s["ra"] else None,
+            _unb_t(getitem(g, idx), s["vshape"]) if s["rv"] else None)
 
 
 @_twice("ToCopyBackward")

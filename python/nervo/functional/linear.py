@@ -22,6 +22,7 @@ _ACT_BACKWARD = {None: None, "relu": ops.relu_backward, "sigmoid": ops.sigmoid_b
 
 
 _ACT_ID = {None: 0, "relu": 1, "gelu": 2, "sigmoid": 3, "tanh": 4}  # csrc/ops/gemm/gemm.h Act
+_FAST_ACT = {k: v for k, v in _ACT_ID.items() if k != "gelu"}  # linear() does not offer gelu
 
 
 def _gemm(a, b, trans_a=False, trans_b=False, bias=None, activation=None):
@@ -38,19 +39,8 @@ def _gemm(a, b, trans_a=False, trans_b=False, bias=None, activation=None):
     return out
 
 
-def linear(input, weight, bias=None, activation=None):
-    """y = act(x @ W.T + b) (torch.nn.functional.linear, plus nervo's fused ``activation``: None,
-    "relu", "sigmoid" or "tanh", applied in the GEMM epilogue).
-
-    Shape: input (*, K), weight (N, K), bias (N,) -> (*, N).
-
-    Raises:
-        ValueError: input's last dimension differs from weight's second, or the bias length
-            differs from weight's first dimension.
-    """
-    x = input if type(input) is Tensor else _t(input)
-    xd, wd = x._data, weight._data
-    bd = bias._data if bias is not None else None
+def _linear_checked(xd, wd, bd, activation):
+    """linear's forward with every argument check (clear errors); returns (y, x as 2-D)."""
     if xd.ndim == 0 or xd.shape[-1] != wd.shape[1]:
         raise ValueError(f"nervo.nn.functional.linear: input has shape {tuple(xd.shape)} but the "
                          f"weight expects {wd.shape[1]} input features (weight.shape="
@@ -74,6 +64,36 @@ def linear(input, weight, bias=None, activation=None):
     y = _gemm(x2, wd, trans_b=True, bias=bd, activation=activation)
     if xd.ndim != 2:
         y = y.reshape(lead + (wd.shape[0],))
+    return y, x2
+
+
+def linear(input, weight, bias=None, activation=None):
+    """y = act(x @ W.T + b) (torch.nn.functional.linear, plus nervo's fused ``activation``: None,
+    "relu", "sigmoid" or "tanh", applied in the GEMM epilogue).
+
+    Shape: input (*, K), weight (N, K), bias (N,) -> (*, N).
+
+    Raises:
+        ValueError: input's last dimension differs from weight's second, or the bias length
+            differs from weight's first dimension.
+    """
+    x = input if type(input) is Tensor else _t(input)
+    xd, wd = x._data, weight._data
+    bd = bias._data if bias is not None else None
+    y = None
+    # Fast path (2-D input, valid activation): call the GEMM directly and let its binding
+    # validate (it checks shapes, dtypes, bias layout and raises); on any error the checked path
+    # below runs and raises the precise, layer-level message (or fixes a strided bias).
+    act = _FAST_ACT.get(activation) if activation is None or type(activation) is str else None
+    if act is not None and xd.ndim == 2:
+        try:
+            y = np.empty((xd.shape[0], wd.shape[0]), xd.dtype)
+            K["gemm"](xd, wd, y, False, True, 1.0, 0.0, bd, act)
+            x2 = xd
+        except Exception:
+            y = None
+    if y is None:
+        y, x2 = _linear_checked(xd, wd, bd, activation)
     rx, rw = x.requires_grad, weight.requires_grad
     rb = bias is not None and bias.requires_grad
     if (rx or rw or rb) and _mode.enabled:

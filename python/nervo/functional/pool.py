@@ -6,11 +6,14 @@ H = 1. Max pooling saves the argmax indices (flat h * W + w per plane, as torch 
 from __future__ import annotations
 
 import numpy as np
+import numpy as _np  # used by functions below: this module deletes `np` at its end
 
 from nervo.autograd import mode as _mode
 from nervo.functional.basic import _node, _plain, _t
 from nervo import ops
-from nervo.functional.conv import _tuple
+from nervo.backend import K
+from nervo.functional.conv import _FAST_NUMEL, _tuple
+from nervo.ops.pool import pool_output_size
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool2d"]
@@ -34,6 +37,28 @@ def _check_window(k, s, p, d, call):
         raise ValueError(f"{call}: padding {p} must be >= 0 and at most half the kernel size {k}")
 
 
+def _max_pool2d_fast(xd, k, s, p, d, ceil_mode):
+    """(y, indices) from the kernel called directly, or None where nervo.ops.max_pool2d must run
+    (see conv._conv2d_fast: same reasoning, same output-size helper as nervo.ops)."""
+    if xd.ndim != 4 or type(ceil_mode) is not bool:
+        return None
+    for kk, ss, pp, dd in zip(k, s, p, d):
+        if kk < 1 or ss < 1 or dd < 1 or pp < 0 or pp > (dd * (kk - 1) + 1) // 2:
+            return None
+    N, C, H, W = xd.shape
+    P = pool_output_size(H, k[0], s[0], p[0], d[0], ceil_mode)
+    Q = pool_output_size(W, k[1], s[1], p[1], d[1], ceil_mode)
+    if P <= 0 or Q <= 0 or N * C * P * Q > _FAST_NUMEL:
+        return None
+    try:
+        y = _np.empty((N, C, P, Q), xd.dtype)
+        idx = _np.empty((N, C, P, Q), _np.int64)
+        K["max_pool2d_forward"](xd, y, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+    except Exception:
+        return None
+    return y, idx
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over k x k windows. Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
@@ -49,7 +74,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     d = _tuple(dilation, 2, call, "dilation")
     _check_window(k, s, p, d, call)
     xd = x._data
-    y, idx = ops.max_pool2d(xd, k, s, p, d, ceil_mode)
+    r = _max_pool2d_fast(xd, k, s, p, d, ceil_mode)
+    y, idx = r if r is not None else ops.max_pool2d(xd, k, s, p, d, ceil_mode)
     if x.requires_grad and _mode.enabled:
         bwd = ops.max_pool2d_backward
         shape = xd.shape
@@ -154,6 +180,60 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
                                   f"size {o}")
     k = (H // o[0], W // o[1])
     return max_pool2d(x, k, k, 0, 1, False, return_indices)
+
+
+# --------------------------------------------------------------------------- double backward
+# Pooling backwards are linear in the gradient: max pooling scatters it to the argmax positions
+# (adjoint: gather them), average pooling applies A^T (adjoint: the pooling A itself). Written as
+# recorded ops whose backward is the adjoint, every order is differentiable.
+from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
+from nervo.functional import basic as _B  # noqa: E402
+
+
+@_twice("MaxPool2DBackward")
+def _max_pool2d_tw(node, out, g):
+    s = _saved(node.backward)
+    idx, shape = s["idx"], s["shape"]
+    N, C = shape[0], shape[1]
+    at = (_np.arange(N).reshape(N, 1, 1), _np.arange(C).reshape(1, C, 1), idx.reshape(N, C, -1))
+    flat = _B._scatter(g.reshape(N, C, -1), (N, C, shape[2] * shape[3]), at, True)
+    return (flat.reshape(shape),)
+
+
+def _pool_grad(g, grad_np, pool_np, pool_t):
+    """``grad_np(g)`` (a pooling backward, linear in g) as a recorded op; its backward is the
+    pooling itself (``pool_np`` on arrays; ``pool_t`` on Tensors, kept in ``ctx`` for
+    create_graph)."""
+    dx = grad_np(g._data)
+    if g.requires_grad and _mode.enabled:
+        out = _node(dx, (g,), lambda h: (pool_np(_np.ascontiguousarray(h, dx.dtype)),),
+                    "PoolGradBackward")
+        out.grad_fn.ctx = pool_t
+        return out
+    return _plain(dx)
+
+
+@_twice("PoolGradBackward")
+def _pool_grad_tw(node, out, h):
+    return (node.ctx(h),)
+
+
+@_twice("AvgPool2DBackward")
+def _avg_pool2d_tw(node, out, g):
+    v = _saved(node.backward)
+    shape, args = v["shape"], (v["k"], v["s"], v["p"], v["ceil_mode"], v["count_include_pad"],
+                               v["divisor_override"])
+    return (_pool_grad(g, lambda a: ops.avg_pool2d_backward(a, shape, *args),
+                       lambda a: ops.avg_pool2d(a, *args), lambda t: avg_pool2d(t, *args)),)
+
+
+@_twice("AdaptiveAvgPool2DBackward")
+def _adaptive_avg_pool2d_tw(node, out, g):
+    shape = _saved(node.backward)["shape"]
+    o = tuple(g.shape[2:])
+    return (_pool_grad(g, lambda a: ops.adaptive_avg_pool2d_backward(a, shape),
+                       lambda a: ops.adaptive_avg_pool2d(a, o),
+                       lambda t: adaptive_avg_pool2d(t, o)),)
 
 
 del np

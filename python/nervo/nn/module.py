@@ -114,6 +114,14 @@ class Module:
 
     def _call_with_hooks(self, args, kwargs):
         for hook in (*_global_forward_pre_hooks.values(), *self._forward_pre_hooks.values()):
+            if type(hook) is _WithKwargs:
+                r = hook.fn(self, args, kwargs)
+                if r is not None:
+                    if not (isinstance(r, tuple) and len(r) == 2):
+                        raise RuntimeError("forward pre-hook must return None or a tuple of "
+                                           f"(new_args, new_kwargs), but got {r}.")
+                    args, kwargs = r
+                continue
             r = hook(self, args)
             if r is not None:
                 args = r if isinstance(r, tuple) else (r,)
@@ -123,19 +131,26 @@ class Module:
             _annotate(self, exc)
             raise
         for hook in (*_global_forward_hooks.values(), *self._forward_hooks.values()):
-            r = hook(self, args, out)
+            if type(hook) is _WithKwargs:
+                r = hook.fn(self, args, kwargs, out)
+            else:
+                r = hook(self, args, out)
             if r is not None:
                 out = r
         return out
 
-    def register_forward_hook(self, hook):
-        """``hook(module, inputs, output)`` runs after forward; a non-None result replaces the
-        output. Returns a handle with ``remove()``."""
-        return _RemovableHandle(self._forward_hooks, hook)
+    def register_forward_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, inputs, output)`` (``hook(module, inputs, kwargs, output)`` with
+        ``with_kwargs``) runs after forward; a non-None result replaces the output. ``prepend``
+        runs it before the hooks already registered. Returns a handle with ``remove()``."""
+        return _register(self._forward_hooks, _WithKwargs(hook) if with_kwargs else hook, prepend)
 
-    def register_forward_pre_hook(self, hook):
-        """``hook(module, inputs)`` runs before forward; a non-None result replaces the inputs."""
-        return _RemovableHandle(self._forward_pre_hooks, hook)
+    def register_forward_pre_hook(self, hook, *, prepend=False, with_kwargs=False):
+        """``hook(module, inputs)`` runs before forward; a non-None result replaces the inputs.
+        With ``with_kwargs``: ``hook(module, args, kwargs)`` returning None or
+        ``(new_args, new_kwargs)``."""
+        return _register(self._forward_pre_hooks, _WithKwargs(hook) if with_kwargs else hook,
+                         prepend)
 
     def register_full_backward_hook(self, hook):
         """``hook(module, grad_input, grad_output)`` runs when the gradient w.r.t. the module's
@@ -146,30 +161,43 @@ class Module:
                 output.register_hook(lambda g: hook(module, None, (g,)) and None)
         return _RemovableHandle(self._forward_hooks, fwd_hook)
 
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` runs when the gradient w.r.t. the module's output is
+        computed, before it flows into the module; a returned tuple replaces ``grad_output``
+        (nervo calls it from the output's tensor hook, like register_full_backward_hook)."""
+        def fwd_hook(module, inputs, output):
+            if isinstance(output, Tensor) and output.requires_grad:
+                def pre(g):
+                    r = hook(module, (g,))
+                    return r[0] if isinstance(r, (tuple, list)) else r
+                output.register_hook(pre)
+        return _RemovableHandle(self._forward_hooks, fwd_hook)
+
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
+        # Same branch order as torch: a name keeps its slot (and its position in the registry,
+        # so state_dict / children order does not change) when it is assigned again.
         d = self.__dict__
+        params = d.get("_parameters")
         if isinstance(value, Parameter):
-            if "_parameters" not in d:
+            if params is None:
                 raise AttributeError("cannot assign parameters before Module.__init__() call")
-            _discard(d, name)
-            d["_parameters"][name] = value
+            _discard(d, name, keep="_parameters")
+            params[name] = value
             d[name] = value
-        elif isinstance(value, Module):
-            if "_modules" not in d:
-                raise AttributeError("cannot assign module before Module.__init__() call")
-            _discard(d, name)
-            d["_modules"][name] = value
-            d[name] = value
-            self._modules_changed()
-        elif isinstance(value, Buffer):
-            self.register_buffer(name, value, value.persistent)
-        elif "_parameters" in d and name in d["_parameters"]:
+        elif params is not None and name in params:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as parameter '{name}' "
                                 "(nervo.nn.Parameter or None expected)")
-            d["_parameters"][name] = None
+            params[name] = None
             d[name] = None
+        elif isinstance(value, Module):
+            if "_modules" not in d:
+                raise AttributeError("cannot assign module before Module.__init__() call")
+            _discard(d, name, keep="_modules")
+            d["_modules"][name] = value
+            d[name] = value
+            self._modules_changed()
         elif "_modules" in d and name in d["_modules"]:
             if value is not None:
                 raise TypeError(f"cannot assign '{type(value).__name__}' as child module '{name}' "
@@ -177,12 +205,13 @@ class Module:
             d["_modules"][name] = None
             d[name] = None
             self._modules_changed()
-        elif "_buffers" in d and name in d["_buffers"]:
+        elif isinstance(value, Buffer) or ("_buffers" in d and name in d["_buffers"]):
             if value is not None and not isinstance(value, Tensor):
                 raise TypeError(f"cannot assign '{type(value).__name__}' as buffer '{name}' "
                                 "(nervo.Tensor or None expected)")
-            d["_buffers"][name] = value
-            d[name] = value
+            persistent = value.persistent if isinstance(value, Buffer) else \
+                name not in d["_non_persistent"]
+            self.register_buffer(name, value, persistent)
         else:
             object.__setattr__(self, name, value)
 
@@ -204,8 +233,8 @@ class Module:
     def register_parameter(self, name, param):
         if not isinstance(name, str) or not name or "." in name:
             raise KeyError(f"parameter name must be a non-empty string without '.', got {name!r}")
+        _check_free(self, name, "_parameters")
         if param is None:
-            _discard(self.__dict__, name)
             self._parameters[name] = None
             self.__dict__[name] = None
         elif not isinstance(param, Parameter):
@@ -222,8 +251,8 @@ class Module:
         if tensor is not None and not isinstance(tensor, Tensor):
             raise TypeError(f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
                             "(nervo.Tensor or None required)")
+        _check_free(self, name, "_buffers")
         d = self.__dict__
-        _discard(d, name)
         d["_buffers"][name] = tensor
         d[name] = tensor
         if persistent:
@@ -236,8 +265,8 @@ class Module:
             raise TypeError(f"{type(module).__name__} is not a Module subclass")
         if not isinstance(name, str) or "." in name or name == "":
             raise KeyError(f"module name must be a non-empty string without '.', got {name!r}")
+        _check_free(self, name, "_modules")
         d = self.__dict__
-        _discard(d, name)
         d["_modules"][name] = module
         d[name] = module
         self._modules_changed()
@@ -253,6 +282,30 @@ class Module:
                 raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
             mod = mod._modules[item]
         return mod
+
+    def set_submodule(self, target, module, strict=False):
+        """Set the submodule at dotted path ``target`` (its parent must exist); with ``strict``
+        the submodule must already exist. Its position among the parent's children is kept when
+        it is replaced (torch.nn.Module.set_submodule)."""
+        if not isinstance(target, str) or target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if module is not None and not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module).__name__}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if name not in parent._modules:
+            if strict:
+                raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+            if hasattr(parent, name):
+                raise AttributeError(f"`{name}` is not an nn.Module")
+        parent.add_module(name, module)
+
+    def get_buffer(self, target):
+        mod_path, _, name = target.rpartition(".")
+        mod = self.get_submodule(mod_path)
+        if name not in mod._buffers:
+            raise AttributeError(f"{mod._get_name()} has no buffer `{name}`")
+        return mod._buffers[name]
 
     def get_parameter(self, target):
         mod_path, _, name = target.rpartition(".")
@@ -419,7 +472,9 @@ class Module:
             if p.grad is not None:
                 if set_to_none:
                     p.grad = None
-                else:
+                else:  # as torch: detach a gradient that has a graph (create_graph), then zero
+                    p.grad.grad_fn = None
+                    p.grad.requires_grad = False
                     p.grad._data[...] = 0
 
     def apply(self, fn):
@@ -459,6 +514,16 @@ class Module:
     def cpu(self):
         return self
 
+    def cuda(self, device=None):
+        raise RuntimeError(f"{self._get_name()}.cuda: nervo runs on the CPU only (no CUDA "
+                           "device); drop the .cuda() call")
+
+    def half(self):
+        raise TypeError(f"{self._get_name()}.half: nervo's kernels are float32/float64 only; "
+                        "use .float() or .double()")
+
+    bfloat16 = half
+
     def share_memory(self):
         return self
 
@@ -492,12 +557,43 @@ class Module:
         self.__dict__.update(state)
 
 
-def _discard(d, name):
+class _WithKwargs:
+    """A hook registered with ``with_kwargs=True`` (called with the forward's kwargs too)."""
+
+    __slots__ = ("fn",)
+
+    def __init__(self, fn):
+        self.fn = fn
+
+
+def _register(store, hook, prepend):
+    handle = _RemovableHandle(store, hook)
+    if prepend:  # move the new entry first, in place (handles hold this dict)
+        items = list(store.items())
+        store.clear()
+        store.update([items[-1]] + items[:-1])
+    return handle
+
+
+def _discard(d, name, keep):
+    """Drop ``name`` from the registries other than ``keep`` (a parameter replacing a buffer of
+    the same name, ...); its entry in ``keep``, if any, stays where it is (torch's remove_from)."""
     for reg in ("_parameters", "_buffers", "_modules"):
         r = d.get(reg)
-        if r is not None and name in r:
+        if reg != keep and r is not None and name in r:
             del r[name]
-    d.get("_non_persistent", set()).discard(name)
+    if keep != "_buffers":
+        d.get("_non_persistent", set()).discard(name)
+
+
+def _check_free(module, name, reg):
+    """register_parameter / register_buffer / add_module refuse a name that is already another
+    kind of attribute (torch: "attribute 'x' already exists")."""
+    d = module.__dict__
+    if "_parameters" not in d:
+        raise AttributeError(f"cannot register '{name}' before Module.__init__() call")
+    if name not in d[reg] and hasattr(module, name):
+        raise KeyError(f"attribute '{name}' already exists")
 
 
 def _as_numpy(v) -> np.ndarray:

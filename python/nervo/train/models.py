@@ -12,7 +12,8 @@
   (``nn.TransformerSequenceClassifier``).
 
 Each builder takes the input shape ``(C, H, W)`` and the class count and returns a Module whose
-``state_dict`` keys match the PyTorch twin in ``nervo.train.models_torch`` (same layer names).
+``state_dict`` keys match the PyTorch twins in ``examples/fashion_mnist_reference.py`` (same layer
+names).
 """
 from __future__ import annotations
 
