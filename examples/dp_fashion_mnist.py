@@ -1,6 +1,6 @@
 """Differentially private training (DP-SGD) of a GroupNorm CNN on Fashion-MNIST.
 
-    python examples/dp_fashion_mnist.py --model cnn --epochs 15 --target-epsilon 3 --delta 1e-5
+    python examples/dp_fashion_mnist.py --model cnn --epochs 10 --target-epsilon 3 --delta 1e-5
 
 The noise multiplier is solved for so that the whole run spends at most ``--target-epsilon``
 at ``--delta`` (RDP accountant, Poisson sampling). Models (``--model``):
@@ -80,7 +80,7 @@ def main(argv=None):
     ap.add_argument("--model", choices=("cnn", "tanh"), default="cnn",
                     help="cnn: the reference CNN with GroupNorm; tanh: Papernot et al.'s tanh CNN")
     ap.add_argument("--dropout", type=float, default=0.25, help="dropout of --model cnn")
-    ap.add_argument("--epochs", type=int, default=15)
+    ap.add_argument("--epochs", type=int, default=10)
     ap.add_argument("--batch-size", type=int, default=2048, help="expected (Poisson) batch size")
     ap.add_argument("--lr", type=float, default=4.0)
     ap.add_argument("--momentum", type=float, default=0.9)

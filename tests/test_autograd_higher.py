@@ -359,3 +359,29 @@ def test_jvp_by_double_vjp_and_hooks_under_create_graph():
     want, seen_t = run(torch.autograd, torch.tensor)
     np.testing.assert_allclose(got, want, rtol=1e-12)
     assert seen == seen_t == [True]
+
+
+def test_gradient_penalty_cnn_critic_matches_torch():
+    """A DCGAN-style critic (strided convs, LeakyReLU, instance norm, linear head)."""
+    torch = pytest.importorskip("torch")
+
+    def critic(nn):
+        return nn.Sequential(nn.Conv2d(1, 4, 3, stride=2, padding=1), nn.LeakyReLU(0.2),
+                             nn.Conv2d(4, 8, 3, stride=2, padding=1), nn.GroupNorm(8, 8),
+                             nn.LeakyReLU(0.2), nn.Flatten(), nn.Linear(8 * 2 * 2, 1))
+    nervo.manual_seed(0)
+    cn, ct = critic(nervo.nn).double(), critic(torch.nn).double()
+    _twin(torch, cn, ct)
+    x = np.random.default_rng(6).standard_normal((3, 1, 7, 7))
+
+    def run(mod, model, tensor):
+        xx = tensor(x, requires_grad=True)
+        g, = mod.grad(model(xx).sum(), xx, create_graph=True)
+        ((g.reshape(3, -1).norm(2, dim=1) - 1) ** 2).mean().backward()
+        return {k: (np.zeros(tuple(p.shape)) if p.grad is None else p.grad.detach().numpy())
+                for k, p in model.named_parameters()}
+
+    got = run(nervo, cn, nervo.tensor)
+    want = run(torch.autograd, ct, torch.tensor)
+    for k in want:
+        np.testing.assert_allclose(got[k], want[k], rtol=1e-8, atol=1e-11, err_msg=k)

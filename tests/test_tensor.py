@@ -419,3 +419,48 @@ def test_linear_fast_path_falls_back_to_clear_errors_and_fixes():
     np.testing.assert_allclose(F.linear(nervo.ones(2, 4), w, b).numpy(), [[4, 6, 8]] * 2)
     b64 = nervo.tensor(np.array([0.0, 2.0, 4.0]))
     np.testing.assert_allclose(F.linear(nervo.ones(2, 4), w, b64).numpy(), [[4, 6, 8]] * 2)
+
+
+@pytest.mark.parametrize("cfg", [dict(), dict(stride=2, padding=1), dict(dilation=2, padding=2),
+                                 dict(groups=2), dict(padding="same"), dict(activation="relu"),
+                                 dict(stride=(2, 1), padding=(0, 1))], ids=str)
+def test_conv2d_fast_path_matches_ops(cfg, rng):
+    from nervo import ops
+    x = rng.standard_normal((2, 4, 7, 6)).astype(np.float32)
+    w = rng.standard_normal((6, 4 // cfg.get("groups", 1), 3, 3)).astype(np.float32)
+    b = rng.standard_normal(6).astype(np.float32)
+    for xx in (x, x[:, :, ::-1]):  # contiguous (fast path) and strided (falls back to nervo.ops)
+        got = F.conv2d(nervo.from_numpy(xx), nervo.from_numpy(w), nervo.from_numpy(b), **cfg)
+        kw = {k: v for k, v in cfg.items()}
+        want = ops.conv2d(xx, w, b, **kw)
+        np.testing.assert_array_equal(got.numpy(), want)
+
+
+@pytest.mark.parametrize("cfg", [dict(kernel_size=2), dict(kernel_size=3, stride=2, padding=1),
+                                 dict(kernel_size=3, stride=2, ceil_mode=True),
+                                 dict(kernel_size=(2, 3), dilation=2, padding=(1, 0))], ids=str)
+def test_max_pool2d_fast_path_matches_ops(cfg, rng):
+    from nervo import ops
+    x = rng.standard_normal((2, 3, 7, 8)).astype(np.float32)
+    for xx in (x, x[..., ::-1]):
+        got, idx = F.max_pool2d(nervo.from_numpy(xx), return_indices=True, **cfg)
+        k = cfg["kernel_size"]
+        want, widx = ops.max_pool2d(xx, k, cfg.get("stride", k), cfg.get("padding", 0),
+                                    cfg.get("dilation", 1), cfg.get("ceil_mode", False))
+        np.testing.assert_array_equal(got.numpy(), want)
+        np.testing.assert_array_equal(idx.numpy(), widx)
+
+
+def test_conv_pool_fast_paths_keep_clear_errors():
+    with pytest.raises(ValueError, match="channels"):
+        F.conv2d(nervo.ones(1, 3, 5, 5), nervo.ones(2, 4, 3, 3))
+    with pytest.raises(ValueError, match="larger than the padded input|<= 0"):
+        F.conv2d(nervo.ones(1, 1, 2, 2), nervo.ones(1, 1, 3, 3))
+    with pytest.raises(ValueError):
+        F.conv2d(nervo.ones(1, 1, 5, 5), nervo.ones(1, 1, 3, 3), stride=0)
+    with pytest.raises(ValueError, match="padding"):
+        F.max_pool2d(nervo.ones(1, 1, 5, 5), 2, padding=2)
+    with pytest.raises(ValueError):
+        F.max_pool2d(nervo.ones(1, 1, 2, 2), 3)
+    with pytest.raises(TypeError):
+        F.max_pool2d(nervo.ones(1, 1, 4, 4, dtype=nervo.int64), 2)

@@ -340,3 +340,29 @@ def test_get_buffer():
     assert m.get_buffer("0.running_mean") is m[0].running_mean
     with pytest.raises(AttributeError):
         m.get_buffer("0.weight")
+
+
+def test_set_submodule_backward_pre_hook_and_cpu_only_errors():
+    torch = pytest.importorskip("torch")
+    for nn_ in (nervo.nn, torch.nn):
+        m = nn_.Sequential(nn_.Linear(2, 3), nn_.Sequential(nn_.ReLU(), nn_.Linear(3, 1)))
+        new = nn_.Tanh()
+        m.set_submodule("1.0", new)
+        assert m[1][0] is new and [k for k, _ in m[1].named_children()] == ["0", "1"]
+        m.set_submodule("1.extra", nn_.Identity())
+        assert [k for k, _ in m[1].named_children()] == ["0", "1", "extra"]
+        with pytest.raises(AttributeError):
+            m.set_submodule("1.missing", nn_.Identity(), strict=True)
+        with pytest.raises(AttributeError):
+            m.set_submodule("nope.x", nn_.Identity())
+    lin = nn.Linear(2, 2)
+    seen = []
+    lin.register_full_backward_pre_hook(lambda mod, go: seen.append(go[0].shape) or (go[0] * 0,))
+    x = nervo.ones(3, 2, requires_grad=True)
+    lin(x).sum().backward()
+    assert seen == [(3, 2)]
+    np.testing.assert_array_equal(x.grad.numpy(), 0)  # the replaced grad_output flowed in
+    with pytest.raises(RuntimeError, match="CPU only"):
+        lin.cuda()
+    with pytest.raises(TypeError, match="float32/float64"):
+        lin.half()

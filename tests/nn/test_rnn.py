@@ -265,6 +265,20 @@ def test_lstm_proj_size_gradient_by_central_differences():
     gradcheck(lambda a, b, c: m(a, (b, c))[0], x, h0, c0, what="LSTM proj_size")
 
 
+def test_lstm_proj_size_no_grad_empty_and_frozen_input():
+    m = nn.LSTM(3, 4, proj_size=2, num_layers=2)
+    with nervo.no_grad():
+        y, (h, c) = m(nervo.zeros(5, 2, 3))
+    assert tuple(y.shape) == (5, 2, 2) and tuple(h.shape) == (2, 2, 2) and tuple(c.shape) == (2, 2, 4)
+    assert y.grad_fn is None
+    y, (h, c) = m(nervo.zeros(0, 2, 3))
+    assert tuple(y.shape) == (0, 2, 2) and tuple(h.shape) == (2, 2, 2) and tuple(c.shape) == (2, 2, 4)
+    x = nervo.tensor(_x(5, 2, 3))  # no input gradient wanted: only the weights get one
+    y, _ = m(x)
+    y.sum().backward()
+    assert x.grad is None and m.weight_hr_l0.grad is not None and m.weight_ih_l0.grad is not None
+
+
 def test_lstm_proj_size_bad_args():
     with pytest.raises(ValueError, match="smaller than hidden_size"):
         nn.LSTM(3, 4, proj_size=4)

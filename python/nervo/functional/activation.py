@@ -276,7 +276,9 @@ def _tanh_tw(node, out, g):
 @_twice("LeakyReluBackward")
 def _leaky_relu_tw(node, out, g):
     s = _saved(node.backward)
-    return (g * _c(np.where(s["xd"] > 0, 1.0, s["negative_slope"]), g.dtype),)
+    xd = s["xd"]
+    one = xd.dtype.type
+    return (g * _plain(np.where(xd > 0, one(1), one(s["negative_slope"]))),)
 
 
 @_twice("EluBackward")

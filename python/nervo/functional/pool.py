@@ -6,11 +6,14 @@ H = 1. Max pooling saves the argmax indices (flat h * W + w per plane, as torch 
 from __future__ import annotations
 
 import numpy as np
+import numpy as _np  # used by functions below: this module deletes `np` at its end
 
 from nervo.autograd import mode as _mode
 from nervo.functional.basic import _node, _plain, _t
 from nervo import ops
-from nervo.functional.conv import _tuple
+from nervo.backend import K
+from nervo.functional.conv import _FAST_NUMEL, _tuple
+from nervo.ops.pool import pool_output_size
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
            "adaptive_avg_pool2d", "adaptive_max_pool2d"]
@@ -34,6 +37,28 @@ def _check_window(k, s, p, d, call):
         raise ValueError(f"{call}: padding {p} must be >= 0 and at most half the kernel size {k}")
 
 
+def _max_pool2d_fast(xd, k, s, p, d, ceil_mode):
+    """(y, indices) from the kernel called directly, or None where nervo.ops.max_pool2d must run
+    (see conv._conv2d_fast: same reasoning, same output-size helper as nervo.ops)."""
+    if xd.ndim != 4 or type(ceil_mode) is not bool:
+        return None
+    for kk, ss, pp, dd in zip(k, s, p, d):
+        if kk < 1 or ss < 1 or dd < 1 or pp < 0 or pp > (dd * (kk - 1) + 1) // 2:
+            return None
+    N, C, H, W = xd.shape
+    P = pool_output_size(H, k[0], s[0], p[0], d[0], ceil_mode)
+    Q = pool_output_size(W, k[1], s[1], p[1], d[1], ceil_mode)
+    if P <= 0 or Q <= 0 or N * C * P * Q > _FAST_NUMEL:
+        return None
+    try:
+        y = _np.empty((N, C, P, Q), xd.dtype)
+        idx = _np.empty((N, C, P, Q), _np.int64)
+        K["max_pool2d_forward"](xd, y, idx, k[0], k[1], s[0], s[1], p[0], p[1], d[0], d[1])
+    except Exception:
+        return None
+    return y, idx
+
+
 def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode=False,
                return_indices=False):
     """Max over k x k windows. Shape: (N, C, H, W) -> (N, C, Ho, Wo)."""
@@ -49,7 +74,8 @@ def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1, ceil_mode
     d = _tuple(dilation, 2, call, "dilation")
     _check_window(k, s, p, d, call)
     xd = x._data
-    y, idx = ops.max_pool2d(xd, k, s, p, d, ceil_mode)
+    r = _max_pool2d_fast(xd, k, s, p, d, ceil_mode)
+    y, idx = r if r is not None else ops.max_pool2d(xd, k, s, p, d, ceil_mode)
     if x.requires_grad and _mode.enabled:
         bwd = ops.max_pool2d_backward
         shape = xd.shape
@@ -160,8 +186,6 @@ def adaptive_max_pool2d(input, output_size, return_indices=False):
 # Pooling backwards are linear in the gradient: max pooling scatters it to the argmax positions
 # (adjoint: gather them), average pooling applies A^T (adjoint: the pooling A itself). Written as
 # recorded ops whose backward is the adjoint, every order is differentiable.
-import numpy as _np  # noqa: E402 (np is deleted at the end of this module)
-
 from nervo.autograd import twice as _twice, saved as _saved  # noqa: E402
 from nervo.functional import basic as _B  # noqa: E402
 

@@ -161,6 +161,18 @@ class Module:
                 output.register_hook(lambda g: hook(module, None, (g,)) and None)
         return _RemovableHandle(self._forward_hooks, fwd_hook)
 
+    def register_full_backward_pre_hook(self, hook):
+        """``hook(module, grad_output)`` runs when the gradient w.r.t. the module's output is
+        computed, before it flows into the module; a returned tuple replaces ``grad_output``
+        (nervo calls it from the output's tensor hook, like register_full_backward_hook)."""
+        def fwd_hook(module, inputs, output):
+            if isinstance(output, Tensor) and output.requires_grad:
+                def pre(g):
+                    r = hook(module, (g,))
+                    return r[0] if isinstance(r, (tuple, list)) else r
+                output.register_hook(pre)
+        return _RemovableHandle(self._forward_hooks, fwd_hook)
+
     # ------------------------------------------------------------------ registration
     def __setattr__(self, name, value):
         # Same branch order as torch: a name keeps its slot (and its position in the registry,
@@ -270,6 +282,23 @@ class Module:
                 raise AttributeError(f"{mod._get_name()} has no attribute `{item}`")
             mod = mod._modules[item]
         return mod
+
+    def set_submodule(self, target, module, strict=False):
+        """Set the submodule at dotted path ``target`` (its parent must exist); with ``strict``
+        the submodule must already exist. Its position among the parent's children is kept when
+        it is replaced (torch.nn.Module.set_submodule)."""
+        if not isinstance(target, str) or target == "":
+            raise ValueError("Cannot set the submodule without a target name!")
+        if module is not None and not isinstance(module, Module):
+            raise ValueError(f"`module` is not an nn.Module, found {type(module).__name__}")
+        parent_path, _, name = target.rpartition(".")
+        parent = self.get_submodule(parent_path)
+        if name not in parent._modules:
+            if strict:
+                raise AttributeError(f"{parent._get_name()} has no attribute `{name}`")
+            if hasattr(parent, name):
+                raise AttributeError(f"`{name}` is not an nn.Module")
+        parent.add_module(name, module)
 
     def get_buffer(self, target):
         mod_path, _, name = target.rpartition(".")
@@ -484,6 +513,16 @@ class Module:
 
     def cpu(self):
         return self
+
+    def cuda(self, device=None):
+        raise RuntimeError(f"{self._get_name()}.cuda: nervo runs on the CPU only (no CUDA "
+                           "device); drop the .cuda() call")
+
+    def half(self):
+        raise TypeError(f"{self._get_name()}.half: nervo's kernels are float32/float64 only; "
+                        "use .float() or .double()")
+
+    bfloat16 = half
 
     def share_memory(self):
         return self
