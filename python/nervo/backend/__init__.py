@@ -48,12 +48,15 @@ _numba_error = None
 
 
 # OpenMP threads that finish early wait for the others. GNU OpenMP's default is to spin for a
-# while first: on a machine whose cores are busy with other work (a shared server, a data
-# pipeline's own threads) a spinning thread steals the time slice of the thread it waits for.
-# Measured on 2 busy cores (load 8), a CNN training step at batch 128: 1.3-1.7 s wall and 295 ms
-# CPU spinning, 0.40 s and 99 ms passive. So nervo makes the wait passive unless the user chose
-# a policy; this must be set before libgomp is loaded (it reads the environment once).
-_OMP_ENV_DEFAULTS = {"OMP_WAIT_POLICY": "PASSIVE"}
+# long while first (300,000 rounds): on a machine whose cores are busy with other work (a shared
+# server, a data pipeline's own threads) a spinning thread steals the time slice of the thread it
+# waits for. A CNN training step at batch 128, 2 threads on 2 busy cores (load 8): 1.3-1.7 s
+# with the default spin, 0.74 s with 10,000 rounds, 0.40 s fully passive. On an idle machine
+# passive waits cost 7-20% on mid-size 2-thread products (a sleeping thread's vCPU is slow to
+# wake: 128x784x256 took 700 us after a 0.2 s pause) while 10,000 rounds cost nothing (360 us,
+# the same as spinning forever). So nervo sets GOMP_SPINCOUNT=10000 unless the user chose a
+# policy; it must be set before libgomp is loaded (libgomp reads the environment once).
+_OMP_ENV_DEFAULTS = {"GOMP_SPINCOUNT": "10000"}
 
 
 def _omp_defaults():
@@ -184,7 +187,7 @@ def info() -> dict:
         "isa_available": list(nat.isa_available()) if nat else [],
         "threads": get_num_threads(),
         "openmp": (nat.openmp_runtime() or None) if nat else None,
-        "omp_wait_policy": os.environ.get("OMP_WAIT_POLICY"),
+        "omp_wait": {k: os.environ[k] for k in ("OMP_WAIT_POLICY", "GOMP_SPINCOUNT") if k in os.environ},
         "cuda": bool(nat.CUDA) if nat else False,
         "compiler": f"{nat.COMPILER}; flags: {nat.CXX_FLAGS}" if nat else None,
         "native_error": _native_error,

@@ -45,6 +45,7 @@ FORMAT = "nervo-bench/1"          # "format" key of the JSON file
 PEER_ORDER = ("nervo-native", "nervo-numba", "numpy", "torch", "onnxruntime")
 REGRESSION_EXIT = 3               # exit status of `nervo bench --compare` past the threshold
 WRONG_EXIT = 1                    # exit status when any result was wrong or failed
+_SPIN_SETTLE_S = 0.15             # pause after an implementation whose BLAS threads spin (run_case)
 
 
 @dataclass
@@ -520,10 +521,20 @@ def run_case(family: str, suite: str, case: Case, settings: Settings, impls=None
                 r.status, r.message = "error", f"{type(exc).__name__} during warm-up: {exc}"
                 continue
             timers.append(timer)
+        # OpenBLAS's worker threads (numpy, and nervo-numba's products) keep spinning for up to
+        # ~0.1 s after a call: the next implementation would find one of its cores taken (nervo's
+        # 2-thread 128x784x256 product measured 680 us right after numpy, 370 us alone). So
+        # the run after one of those waits until they have gone to sleep.
+        spinners = {"numpy", "nervo-numba"}
+        settle = _SPIN_SETTLE_S if (machine or {}).get("threads", 1) > 1 and settings.warmup > 0 else 0.0
+        prev = None
         for _ in range(settings.repeats):
             for timer in timers:
+                if settle and prev in spinners and timer.result.impl != prev:
+                    time.sleep(settle)
                 _activate(timer.result.impl)
                 timer.run_once()
+                prev = timer.result.impl
         for timer in timers:
             timer.finish()
     finally:
