@@ -190,6 +190,25 @@ def _loadavg() -> float | None:
 _TRIAD = None
 
 
+def _numba_threading_for_peers() -> str | None:
+    """Make numba use its own 'workqueue' thread pool in the benchmark process (unless the user
+    chose a layer or numba's threads already started): numba's 'omp' layer shares libgomp with
+    nervo and torch, and after one numba parallel launch torch's attention forward+backward ran
+    30x slower for the rest of the process (27 ms -> 0.88 s, 2 threads), which would make every
+    later torch time in the run wrong. Returns the layer in effect (None without numba)."""
+    try:
+        import numba
+        from numba.np.ufunc import parallel as _par
+    except ImportError:
+        return None
+    if "NUMBA_THREADING_LAYER" not in os.environ and not getattr(_par, "_is_initialized", True):
+        numba.config.THREADING_LAYER = "workqueue"
+    try:
+        return numba.threading_layer()
+    except ValueError:  # not initialized yet: the configured choice applies at the first launch
+        return str(numba.config.THREADING_LAYER)
+
+
 def _numba_triad():
     """A parallel STREAM triad a[i] = b[i] + s * c[i] (numba prange; None without numba)."""
     global _TRIAD
@@ -664,8 +683,10 @@ def run(suite: str = "all", filter: str | None = None, threads: int | None = Non
     if progress is True:
         progress = _progress_printer(sys.stderr)
     t_start = time.perf_counter()
+    numba_layer = _numba_threading_for_peers()
     with pinned_threads(threads) as blas_pinned:
         machine = machine_info(threads, quick=quick, measure=measure_machine)
+        machine["numba_threading_layer"] = numba_layer
         machine["blas_threads_pinned"] = blas_pinned
         wanted = set(impls) if impls is not None else {i for _, c in selected for i in c.impls}
         peers, missing = peer_configs(wanted)
