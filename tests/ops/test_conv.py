@@ -36,6 +36,10 @@ CASES = [
     ((2, 3, 12, 12), (5, 3, 3, 3), {"padding": 1, "stride": 2}),
     ((0, 3, 5, 5), (2, 3, 3, 3), {}),                                      # empty batch
     ((9, 2, 5, 5), (3, 2, 3, 3), {"padding": 1}),                          # batch > chunks
+    # wide enough that the forward builds its column matrix in bands of output rows (CRS * Q *
+    # 4 bytes > 512 KiB / rows): bands that start inside the padding, strides, dilation
+    ((2, 64, 23, 21), (5, 64, 3, 3), {"padding": 1}),
+    ((1, 64, 23, 21), (4, 32, 3, 3), {"padding": 2, "dilation": 2, "stride": (2, 1), "groups": 2}),
 ]
 IDS = [f"{x}-{w}-{'-'.join(f'{k}={v}' for k, v in kw.items())}" for x, w, kw in CASES]
 

@@ -52,19 +52,22 @@ bool is_pointwise(const Shape& s) {
          s.P == s.H && s.Q == s.W;
 }
 
-// col (Cg*R*S, P*Q) from one image's group slice xg (Cg, H, W).
+// col (Cg*R*S, (p1-p0)*Q): output rows [p0, p1) of the column matrix of one image's group slice
+// xg (Cg, H, W); im2col(s, xg, col) is the whole matrix (rows [0, P)).
 template <class T>
-void im2col(const Shape& s, const T* xg, T* col) {
-  const int64_t Cg = s.C / s.G, PQ = s.P * s.Q;
+void im2col_rows(const Shape& s, const T* xg, T* col, int64_t p0, int64_t p1) {
+  const int64_t Cg = s.C / s.G, NQ = (p1 - p0) * s.Q;
   for (int64_t c = 0; c < Cg; ++c)
     for (int64_t r = 0; r < s.R; ++r)
       for (int64_t t = 0; t < s.S; ++t) {
-        T* dst = col + ((c * s.R + r) * s.S + t) * PQ;
+        T* dst = col + ((c * s.R + r) * s.S + t) * NQ - p0 * s.Q;  // indexed by absolute p
         const int64_t hoff = r * s.dh - s.ph, woff = t * s.dw - s.pw;
         int64_t plo, phi, qlo, qhi;
         valid_range(hoff, s.sh, s.H, s.P, plo, phi);
         valid_range(woff, s.sw, s.W, s.Q, qlo, qhi);
-        std::fill(dst, dst + plo * s.Q, T(0));
+        plo = std::min(std::max(plo, p0), p1);
+        phi = std::max(std::min(phi, p1), plo);
+        std::fill(dst + p0 * s.Q, dst + plo * s.Q, T(0));
         for (int64_t p = plo; p < phi; ++p) {
           T* d = dst + p * s.Q;
           const T* src = xg + (c * s.H + p * s.sh + hoff) * s.W + woff;
@@ -76,8 +79,13 @@ void im2col(const Shape& s, const T* xg, T* col) {
           }
           std::fill(d + qhi, d + s.Q, T(0));
         }
-        std::fill(dst + phi * s.Q, dst + PQ, T(0));
+        std::fill(dst + phi * s.Q, dst + p1 * s.Q, T(0));
       }
+}
+
+template <class T>
+void im2col(const Shape& s, const T* xg, T* col) {
+  im2col_rows(s, xg, col, 0, s.P);
 }
 
 // dxg (Cg, H, W) += col2im(col); dxg must be zeroed by the caller.
@@ -103,6 +111,9 @@ void col2im(const Shape& s, const T* col, T* dxg) {
         }
       }
 }
+
+// Bytes of column matrix per forward band (see forward_image): half of a 1 MiB L2.
+constexpr int64_t kColBandBytes = 512 * 1024;
 
 // True when images should be spread over threads (each running single-threaded GEMMs).
 bool per_image_threads(const Shape& s) {
@@ -139,12 +150,20 @@ void forward_image(const Shape& s, const T* x, const T* w, const T* bias, T* y, 
       std::fill(yg, yg + Kg * PQ, T(0));
       continue;
     }
-    const T* b = xg;
-    if (!pw) {
-      im2col(s, xg, col);
-      b = col;
+    if (pw) {
+      gemm(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, xg, PQ, 1, T(0), yg, PQ);
+      continue;
     }
-    gemm(Kg, PQ, CRS, T(1), w + g * Kg * CRS, CRS, 1, b, PQ, 1, T(0), yg, PQ);
+    // The column matrix a band of output rows at a time, each band small enough to stay in L2
+    // (kColBandBytes) between being written by im2col and read by the GEMM's packing: a whole
+    // wide layer's matrix (576 x 3136 floats = 7 MiB for 64 channels at 56 x 56) would make
+    // both passes go to DRAM.
+    const int64_t rows = std::max<int64_t>(1, kColBandBytes / int64_t(sizeof(T) * CRS * std::max<int64_t>(s.Q, 1)));
+    for (int64_t p0 = 0; p0 < s.P; p0 += rows) {
+      const int64_t p1 = std::min(s.P, p0 + rows), nq = (p1 - p0) * s.Q;
+      im2col_rows(s, xg, col, p0, p1);
+      gemm(Kg, nq, CRS, T(1), w + g * Kg * CRS, CRS, 1, col, nq, 1, T(0), yg + p0 * s.Q, PQ);
+    }
   }
   if (bias || act != Act::none) epilogue(s, yn, bias, act);
 }
