@@ -42,7 +42,10 @@ def _matrix(x, call: str, arg: str, ndims, dtype=None) -> np.ndarray:
         want = " or ".join(f"{n}-D" for n in ndims)
         raise ValueError(f"{call}: {arg} must be {want}, got {x.ndim}-D array of shape "
                          f"{fmt_shape(x.shape)}")
-    if any(s % x.itemsize for s in x.strides):
+    if not x.flags.aligned or any(s % x.itemsize for s in x.strides):
+        # A view that starts between elements (e.g. a float32 view one byte into a buffer) is
+        # copied too: the kernels load elements as T, which C++ requires to be aligned (UBSan
+        # flagged the generic kernel's loads in .ci/sanitize).
         x = x.copy()
     return x
 
@@ -64,6 +67,9 @@ def _check_out(out, shape, dtype, call: str) -> np.ndarray:
         raise ValueError(f"{call}: out has shape {fmt_shape(out.shape)}, expected {fmt_shape(shape)}")
     if not out.flags.writeable:
         raise ValueError(f"{call}: out is read-only")
+    if not out.flags.aligned:
+        raise ValueError(f"{call}: out must be aligned to its {out.itemsize}-byte elements (it starts "
+                         f"between two elements; pass a freshly allocated array)")
     if out.size == 0:
         return out
     item = out.itemsize
